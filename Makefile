@@ -1,0 +1,36 @@
+# valstudy: `make test` and `make study` set everything up on a fresh machine (they create .venv when missing).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.valstudy-installed
+DATA   ?= synthetic
+DATA_ROOT ?= data/real
+JOBS   ?= 2
+
+.PHONY: help setup test study data figures bench clean-build
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install valstudy with its dev extras (torch, jupyter, papermill, nbval)
+
+test: $(STAMP) ## run the test suite (notebooks included)
+	$(PY) -m pytest -n $(JOBS) -q
+
+data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
+	$(PY) -m valstudy.study data
+
+study: $(STAMP) ## the whole study: data, training, every notebook, every figure (DATA=real DATA_ROOT=... for real data)
+	$(PY) -m valstudy.study all --data $(DATA) --data-root $(DATA_ROOT)
+
+bench: $(STAMP) ## the retrieval and training-step benchmarks
+	$(PY) bench/retrieval.py
+	$(PY) bench/train_step.py
+
+clean-build: ## remove executed notebooks and runs (not the figures)
+	rm -rf build runs

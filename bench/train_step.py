@@ -1,0 +1,100 @@
+"""Time one training step of VAL, TIRG and the backbone alone at the same batch and image size.
+
+    python bench/train_step.py [--backbone small|resnet50|mobilenet_v1] [--image-size PX] [--batch B]
+                               [--steps N] [--threads T] [--device auto|cpu|cuda] [--json]
+
+The difference between VAL and the backbone alone is the measured cost of the composite transformers and the text
+encoder in training (forward + backward + Adam step); nothing here is quoted from the paper.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from valstudy.config import ModelConfig  # noqa: E402
+from valstudy.losses import build_loss  # noqa: E402
+from valstudy.models import build_model  # noqa: E402
+from valstudy.text import TextBatch  # noqa: E402
+from valstudy.training.loop import pick_device  # noqa: E402
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(step, device, steps: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    out = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        step()
+        _sync(device)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backbone", default="small")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    device = pick_device(a.device)
+    torch.manual_seed(0)
+    vocab, T = 500, 8
+    images = torch.rand(a.batch, 3, a.image_size, a.image_size, device=device) * 2 - 1
+    targets = torch.rand(a.batch, 3, a.image_size, a.image_size, device=device) * 2 - 1
+    texts = TextBatch(torch.randint(1, vocab, (a.batch, T), device=device),
+                      torch.full((a.batch,), T, dtype=torch.long, device=device))
+    rows = {}
+    for label, method in (("VAL", "val"), ("TIRG", "tirg"), ("backbone only", None)):
+        cfg = ModelConfig(method=method or "image_only", backbone=a.backbone)
+        model = build_model(cfg, vocab).to(device).train()
+        loss_fn = build_loss("triplet", len(model.levels)).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=2e-4)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            if method is None:  # the backbone on both images, the same loss: no text, no composition
+                q, t = model.encode_target(images), model.encode_target(targets)
+            else:
+                q, t = model.encode_query(images, texts), model.encode_target(targets)
+            loss_fn(q, t).backward()
+            opt.step()
+
+        times = time_steps(step, device, a.steps)
+        rows[label] = {"median_s": statistics.median(times), "min_s": min(times),
+                       "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+    base = rows["backbone only"]["median_s"]
+    for r in rows.values():
+        r["vs_backbone"] = r["median_s"] / base
+    if a.json:
+        print(json.dumps({"device": str(device), "backbone": a.backbone, "image_size": a.image_size,
+                          "batch": a.batch, "threads": torch.get_num_threads(), "rows": rows}, indent=1))
+        return
+    print(f"training step, {a.backbone} backbone, batch {a.batch}, {a.image_size} px, {device}, "
+          f"{torch.get_num_threads()} threads, median of {a.steps}")
+    print(f"{'model':<15}{'s/step':>10}{'min s':>10}{'x backbone':>12}{'params (M)':>12}")
+    for k, r in rows.items():
+        print(f"{k:<15}{r['median_s']:>10.4f}{r['min_s']:>10.4f}{r['vs_backbone']:>12.2f}{r['params_m']:>12.2f}")
+
+
+if __name__ == "__main__":
+    main()

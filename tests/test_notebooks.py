@@ -1,0 +1,133 @@
+"""Every study notebook executed by papermill with the smoke profile, asserting on the metrics JSON it records.
+
+Data and runs are the shared smoke ones (``build/smoke/``, trained once and reused, lock-protected); figures and
+records go to ``tmp_path``. All tests share one xdist worker (``--dist loadgroup``): they reuse the same runs.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from valstudy.data import DATASETS
+from valstudy.study import PROFILES, REPO
+
+pytestmark = [pytest.mark.xdist_group("notebooks"), pytest.mark.slow]
+SMOKE = PROFILES["smoke"]
+
+
+def execute(notebook: str, tmp_path: Path, **params) -> tuple[dict, Path]:
+    """Run ``notebooks/<notebook>.ipynb`` with smoke parameters; return (its record, the figures folder)."""
+    import papermill as pm
+
+    figures = tmp_path / "figures"
+    params = {"PROFILE": "smoke", "FIGURES_DIR": str(figures), **params}
+    if notebook != "costs":
+        params.update(DATA_ROOT="build/smoke/data", RUNS_ROOT="build/smoke/runs")
+    pm.execute_notebook(str(REPO / "notebooks" / f"{notebook}.ipynb"), str(tmp_path / f"{notebook}.ipynb"),
+                        parameters=params, cwd=str(REPO), progress_bar=False, kernel_name="python3")
+    record = json.loads((figures / f"{notebook}_{params.get('DATASET', 'all')}.json").read_text())
+    for name in record["figures"]:
+        assert (figures / name).stat().st_size > 5000, f"{name} missing or empty"
+        assert name.startswith(f"{notebook}_{params.get('DATASET', 'all')}_")
+    return record, figures
+
+
+def recall_ok(value) -> bool:
+    return isinstance(value, (int, float)) and 0.0 <= value <= 100.0
+
+
+def test_datasets(tmp_path):
+    rec, _ = execute("datasets", tmp_path, DATASET="shoes")
+    assert {"examples", "lengths", "vocabulary"} == {n.split("_")[-1][:-4] for n in rec["figures"]}
+    c = rec["counts"]
+    assert c["default_queries"] > 0 and c["train_triplets"] > 0
+    assert rec["texts"] == {"train": c["train_triplets"], "test": c["default_queries"]}
+    assert rec["paper_counts"]["default_queries"] == 3492  # VAL.md section 4, labelled as the paper's
+    assert rec["vocabulary_size"] > len(rec["top_words"]) > 0
+    counts = [n for _, n in rec["top_words"]]
+    assert counts == sorted(counts, reverse=True)
+    assert len(rec["examples"]) == 4 and all(e["text"] for e in rec["examples"])
+
+
+def test_training(tmp_path):
+    rec, _ = execute("training", tmp_path, DATASET="shoes")
+    assert rec["steps"] == SMOKE.steps
+    steps = [e["step"] for e in rec["evaluations"]]
+    # evaluations every eval_every steps during training, then the final one from results.json
+    assert steps == list(range(SMOKE.eval_every, SMOKE.steps, SMOKE.eval_every)) + [SMOKE.steps]
+    for e in rec["evaluations"]:
+        recalls = [v for k, v in e.items() if "R@" in k]
+        assert len(recalls) == 2 * 3 and all(recall_ok(v) for v in recalls)  # 2 protocols x R@1/10/50
+    assert math.isfinite(rec["final_loss"]) and rec["final_loss"] > 0
+
+
+@pytest.mark.parametrize("dataset", ["shoes", "fashioniq"])
+def test_results(tmp_path, dataset):
+    rec, figures = execute("results", tmp_path, DATASET=dataset)
+    assert rec["protocols"] == list(DATASETS[dataset].protocols)
+    assert sorted(n[len(f"results_{dataset}_"):-4] for n in rec["figures"]) == sorted(rec["protocols"])
+    assert rec["methods"] == list(SMOKE.methods)
+    table = pd.read_csv(figures / f"results_{dataset}.csv")
+    assert len(table) == len(rec["table"]) > 0
+    for row in rec["table"]:
+        ks = [k for k in row if k.startswith("R@") and k.endswith(" mean")]
+        assert ks and all(recall_ok(row[k]) for k in ks)
+        assert row["seeds"] == len(SMOKE.seeds)
+    if dataset == "fashioniq":  # per protocol: 3 categories + their average, per method
+        for protocol in ("val", "official"):
+            for method in SMOKE.methods:
+                rows = {r["category"]: r for r in rec["table"] if r["protocol"] == protocol and r["method"] == method}
+                assert set(rows) == {"dress", "shirt", "toptee", "average"}
+                for k in ("R@10 mean", "R@50 mean"):
+                    assert rows["average"][k] == pytest.approx(sum(rows[c][k] for c in ("dress", "shirt", "toptee")) / 3)
+        paper = {r["method (paper)"]: r for r in rec["paper"]}
+        assert paper["VAL (L_vv)"]["average"] == 33.82 and "cited" in paper["TIRG"]["source"]
+
+
+def test_ablations(tmp_path):
+    rec, _ = execute("ablations", tmp_path, DATASET="shoes")
+    variants = {r["variant"]: r for r in rec["table"]}
+    assert set(variants) == {"VAL", "w/o SA", "high level only"}  # the smoke profile's ablations + full VAL
+    assert {"w/o JA", "softmax loss", "L_vv + L_vs"} <= set(rec["not_run"])
+    for r in variants.values():
+        ks = [k for k in r if k.startswith("R@")]
+        assert ks == ["R@1", "R@10", "R@50"] and all(recall_ok(r[k]) for k in ks)
+        assert r["mean R@K"] == pytest.approx(sum(r[k] for k in ks) / 3)
+
+
+def test_qualitative(tmp_path):
+    rec, _ = execute("qualitative", tmp_path, DATASET="shoes")
+    assert rec["queries"] > 0 and len(rec["success"]) == len(rec["failure"]) == 4
+    assert max(r["rank"] for r in rec["success"]) <= min(r["rank"] for r in rec["failure"])
+    ours, stored = rec["recall_from_ranks"], rec["recall_results_json"]
+    assert set(ours) == set(stored)
+    for split in ours:  # the notebook's ranks reproduce the run's own evaluation (one query of slack for ties)
+        for k, v in ours[split].items():
+            assert recall_ok(v) and v == pytest.approx(stored[split][k], abs=100 / rec["queries"] + 1e-9)
+
+
+def test_attention(tmp_path):
+    rec, _ = execute("attention", tmp_path, DATASET="shoes")
+    assert rec["regions"] is True and rec["levels"] == ["low", "mid", "high"]
+    assert sorted(rec["figures"]) == ["attention_shoes_maps.png", "attention_shoes_region.png"]
+    for level, m in rec["region_mass"].items():
+        assert 0 < m["queries"] <= rec["queries"]
+        assert 0.0 <= m["attention_mass"] <= 1.0 and 0.0 < m["area_fraction"] < 1.0
+
+
+def test_costs(tmp_path):
+    from valstudy.flops import flops_report
+
+    rec, _ = execute("costs", tmp_path, MAX_GALLERY=16000)
+    report = flops_report()
+    assert [(r["name"], r["input"], r["macs"]) for r in rec["flops_rows"]] == \
+        [(r["name"], r["input"], r["macs"]) for r in report["rows"]]
+    assert rec["paper"]["composite_transformers"] == 8.10e7
+    assert [t["gallery"] for t in rec["timing"] if t["device"] == "cpu"] == [1000, 2000, 4000, 8000, 16000]
+    assert all(t["seconds"] > 0 for t in rec["timing"])
+    # matching is O(QN): time grows with N (a loose bound: the machine is shared)
+    assert rec["loglog_slope"]["cpu"] > 0.4

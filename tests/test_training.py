@@ -1,0 +1,136 @@
+"""Training: the loss falls on every synthetic dataset, resume is exact, runs are reused or refused, eval CLI."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from valstudy.cli import main
+from valstudy.data.synth import synthesize
+from valstudy.errors import ValstudyError
+from valstudy.training import get_config, train
+from valstudy.training.loop import Run
+
+DATASETS = ("fashion200k", "shoes", "fashioniq")
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory):
+    base = tmp_path_factory.mktemp("synth")
+    return {d: str(synthesize(d, base / d, size="tiny", seed=0) and base / d) for d in DATASETS}
+
+
+def tiny(dataset, root, **kw):
+    over = {"data.root": root, "steps": 6, "batch_size": 8, "checkpoint_every": 2, "log_every": 1,
+            "model.small_width": 8, "model.lstm_hidden": 64, "model.text_dim": 64, "model.word_dim": 32,
+            "seed": 0, **kw}
+    return get_config(f"{dataset}_synth", over)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_training_reduces_loss_on_a_fixed_batch(dataset, roots, tmp_path):
+    run = Run(tiny(dataset, roots[dataset], steps=25, lr=1e-3), tmp_path / "run", progress=False)
+    refs, texts, tgts = run._batches("lvv", 0, 1, 0).dataset[0]
+    run.model.eval()
+    with torch.no_grad():
+        before = run.criterion(run.model.encode_query(refs, texts), run.model.encode_target(tgts)).item()
+    run.fit()
+    run.model.eval()
+    with torch.no_grad():
+        after = run.criterion(run.model.encode_query(refs, texts), run.model.encode_target(tgts)).item()
+    assert after < before
+    lines = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == list(range(1, 26))
+    assert {"config.json", "meta.json", "vocab.json", "final.pt", "checkpoint.pt"} <= {
+        p.name for p in (tmp_path / "run").iterdir()}
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    assert meta["torch"] == torch.__version__ and meta["seed"] == 0 and meta["git_sha"]
+
+
+def _weights(run_dir):
+    state = torch.load(Path(run_dir) / "final.pt", weights_only=True)
+    return state["model"], state["ema"]
+
+
+def test_resume_after_interruption_gives_identical_weights(roots, tmp_path):
+    cfg = tiny("shoes", roots["shoes"], steps=8)
+    train(cfg, tmp_path / "whole", progress=False)
+    Run(cfg, tmp_path / "cut", progress=False).fit(stop_after=5)   # checkpoint at step 4, then "killed" at 5
+    assert not (tmp_path / "cut" / "final.pt").exists()
+    train(cfg, tmp_path / "cut", progress=False)                  # resumes from step 4
+    for a, b in zip(_weights(tmp_path / "whole"), _weights(tmp_path / "cut")):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.equal(a[k], b[k]), k
+    steps = [json.loads(l)["step"] for l in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+
+def test_resume_after_sigkill(roots, tmp_path):
+    args = ["--config", "shoes_synth", "--quiet", "--no-eval", "--set", f"data.root={roots['shoes']}", "steps=40",
+            "batch_size=8", "checkpoint_every=3", "model.small_width=8", "model.lstm_hidden=64",
+            "model.text_dim=64", "model.word_dim=32"]
+    cmd = [sys.executable, "-m", "valstudy", "train", *args]
+    proc = subprocess.Popen(cmd + ["--run-dir", str(tmp_path / "cut")])
+    ckpt = tmp_path / "cut" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists()
+    assert subprocess.run(cmd + ["--run-dir", str(tmp_path / "cut")]).returncode == 0
+    assert subprocess.run(cmd + ["--run-dir", str(tmp_path / "whole")]).returncode == 0
+    for a, b in zip(_weights(tmp_path / "whole"), _weights(tmp_path / "cut")):
+        for k in a:
+            assert torch.equal(a[k], b[k]), k
+
+
+def test_finished_run_is_reused_and_other_config_refused(roots, tmp_path):
+    cfg = tiny("shoes", roots["shoes"], steps=2)
+    assert train(cfg, tmp_path / "r", progress=False)["reused"] is False
+    assert train(cfg, tmp_path / "r", progress=False)["reused"] is True
+    with pytest.raises(ValstudyError, match="another configuration"):
+        train(tiny("shoes", roots["shoes"], steps=3), tmp_path / "r", progress=False)
+
+
+def test_overrides_parse_and_reject_unknown_keys():
+    cfg = get_config("shoes_synth", ["model.method=tirg", "steps=7", "model.levels=low,high", "model.use_sa=false"])
+    assert (cfg.model.method, cfg.steps, cfg.model.levels, cfg.model.use_sa) == ("tirg", 7, ("low", "high"), False)
+    with pytest.raises(ValstudyError, match="unknown configuration key 'stepz'"):
+        get_config("shoes_synth", ["stepz=3"])
+    with pytest.raises(ValstudyError, match="unknown configuration"):
+        get_config("nope")
+
+
+def test_paper_configs_mirror_the_paper():
+    f, s, q = (get_config(n) for n in ("fashion200k_paper", "shoes_paper", "fashioniq_paper"))
+    assert (f.steps, s.steps, q.steps) == (160_000, 30_000, 50_000)
+    assert f.lr_decay_at == 0.5 and s.lr_decay_at == 0 and q.lr_decay_at == 0
+    assert all(c.lr == 2e-4 and c.batch_size == 32 and c.weight_decay == 4e-5 and c.ema_decay == 0.9999
+               for c in (f, s, q))
+    assert (f.model.backbone, s.model.backbone, q.model.backbone) == ("mobilenet_v1", "resnet50", "resnet50")
+    assert q.data.random_resized_crop and not s.data.random_resized_crop
+
+
+def test_eval_cli_on_a_tiny_run(roots, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    train(tiny("fashioniq", roots["fashioniq"], steps=2), run_dir, progress=False)
+    assert main(["eval", "--run", str(run_dir), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    protocols = {(r["protocol"], r["category"]) for r in out["splits"]}
+    assert protocols == {(p, c) for p in ("val", "official") for c in ("dress", "shirt", "toptee")}
+    for r in out["splits"]:
+        assert r["queries"] > 0 and r["gallery"] > 0 and 0 <= r["R@10"] <= r["R@50"] <= 100
+    assert json.loads((run_dir / "results.json").read_text())["summary"]["val"]["mean"] >= 0
+
+
+def test_eval_cli_missing_run_is_one_line(tmp_path, capsys):
+    assert main(["eval", "--run", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nothing" in err and "not found" in err

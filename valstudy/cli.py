@@ -1,0 +1,152 @@
+"""Command line: ``python -m valstudy {data synth, data check, flops, train, eval, results}``.
+
+User errors (bad input, missing data, weights or checkpoints) print one line naming the file and the problem and
+exit with status 2; no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import ValstudyError
+
+DATASET_NAMES = ("fashion200k", "shoes", "fashioniq")
+
+
+def _data_synth(args) -> int:
+    from .data.synth import synthesize
+
+    counts = synthesize(args.dataset, args.root, size=args.size, seed=args.seed, image_size=args.image_size)
+    print(json.dumps(counts, indent=1) if args.json else
+          f"wrote synthetic {args.dataset} ({args.size}, seed {args.seed}) to {args.root}: "
+          + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _data_check(args) -> int:
+    from .data.check import check_dataset, format_report
+
+    report = check_dataset(args.dataset, args.root, images=not args.no_images)
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    return 0
+
+
+def _flops(args) -> int:
+    from .flops import flops_report, format_flops
+
+    report = flops_report()
+    print(json.dumps(report, indent=1) if args.json else format_flops(report))
+    return 0
+
+
+def _train(args) -> int:
+    from .training import get_config, train
+
+    cfg = get_config(args.config, args.set)
+    summary = train(cfg, args.run_dir, progress=not args.quiet)
+    if summary.get("reused"):
+        print(f"{args.run_dir}: finished run with this configuration found; reused (delete it to retrain)")
+    if not args.no_eval:
+        from .evaluation import eval_run
+        from .training.loop import _distributed
+
+        if _distributed()[0] == 0:
+            _print_results(eval_run(args.run_dir), json_out=False)
+    return 0
+
+
+def _print_results(result: dict, json_out: bool) -> None:
+    if json_out:
+        print(json.dumps({k: v for k, v in result.items()}, indent=1))
+        return
+    print(f"{result['run']} ({result['method']}, seed {result['seed']}, {result['weights']} weights)")
+    for r in result["splits"]:
+        recalls = "  ".join(f"{k} {v:6.2f}" for k, v in r.items() if k.startswith("R@"))
+        dropped = ", ".join(f"{k} {v}" for k, v in r.get("dropped", {}).items() if v) or "none"
+        print(f"  {r['protocol']:<9} {r.get('category') or '-':<8} queries {r['queries']:>6}  gallery "
+              f"{r['gallery']:>6}  {recalls}   dropped: {dropped}")
+    for protocol, means in result["summary"].items():
+        print(f"  {protocol:<9} average  " + "  ".join(f"{k} {v:6.2f}" for k, v in means.items()))
+
+
+def _eval(args) -> int:
+    from .evaluation import eval_run
+
+    result = eval_run(args.run, protocols=args.protocol or None, weights=args.weights, device=args.device)
+    if args.json:
+        for r in result["splits"]:
+            r.pop("ranks", None)
+    _print_results(result, json_out=args.json)
+    return 0
+
+
+def _results(args) -> int:
+    from .results import gather_results
+
+    table = gather_results(args.root)
+    if table.empty:
+        raise ValstudyError(f"{args.root}: no results.json found under it")
+    print(table.to_csv(index=False) if args.csv else table.to_string(index=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="valstudy", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="generate or check datasets").add_subparsers(dest="data_command",
+                                                                                      required=True)
+    s = data.add_parser("synth", help="write a synthetic dataset in the real dataset's format")
+    s.add_argument("--dataset", required=True, choices=DATASET_NAMES)
+    s.add_argument("--root", required=True, help="folder to write (e.g. data/synthetic/shoes)")
+    s.add_argument("--size", default="small", choices=("small", "medium"))
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--image-size", type=int, default=64)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_data_synth)
+    c = data.add_parser("check", help="report what a copy of a dataset holds, per protocol")
+    c.add_argument("--dataset", required=True, choices=DATASET_NAMES)
+    c.add_argument("--root", required=True)
+    c.add_argument("--no-images", action="store_true", help="inspect the annotation files alone")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_data_check)
+
+    f = sub.add_parser("flops", help="measured multiply-accumulates beside the paper's claim")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=_flops)
+
+    t = sub.add_parser("train", help="train (or resume) a run, then evaluate it")
+    t.add_argument("--config", required=True, help="a named configuration, e.g. shoes_synth or shoes_paper")
+    t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. model.method=tirg")
+    t.add_argument("--run-dir", required=True)
+    t.add_argument("--no-eval", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="evaluate a finished run under the paper's protocols")
+    e.add_argument("--run", required=True, help="the run folder")
+    e.add_argument("--protocol", nargs="*", help="default: every protocol of the dataset")
+    e.add_argument("--weights", default="ema", choices=("ema", "raw"))
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_eval)
+
+    r = sub.add_parser("results", help="gather every run's results under a folder into one table")
+    r.add_argument("--root", required=True)
+    r.add_argument("--csv", action="store_true")
+    r.set_defaults(func=_results)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValstudyError as e:
+        print(f"valstudy: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("valstudy: interrupted; run the same command again to resume from the last checkpoint",
+              file=sys.stderr)
+        return 130

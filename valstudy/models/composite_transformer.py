@@ -1,0 +1,150 @@
+"""The composite transformer of one level: composite function, self-attention and joint-attention streams.
+
+Seed Table 1 and VAL.md section 1 ("Composite transformer"); the authors' code is ``nets/attention.py``.
+Inputs: image map X (B, c, h, w) and text feature t (B, text_dim). Output: w_ja * A_ja + w_sa * A_sa (B, c, h, w).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import ValstudyError
+
+
+def _conv1x1_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+class CompositeFunction(nn.Module):
+    """F_c: tile t over h x w, concatenate to X, 1x1 conv to c, BN, ReLU -> V."""
+
+    def __init__(self, c: int, text_dim: int):
+        super().__init__()
+        self.fuse = _conv1x1_bn_relu(c + text_dim, c)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        tiled = t[:, :, None, None].expand(b, t.shape[1], h, w)  # (B, text_dim, h, w)
+        return self.fuse(torch.cat([x, tiled], dim=1))  # (B, c, h, w)
+
+
+class SelfAttentionStream(nn.Module):
+    """SA stream: multi-head self-attention over the h*w positions of V, then F_sa (1x1 conv, BN, ReLU).
+
+    V's channels are split into ``num_heads`` chunks of c-bar = c / num_heads; each head projects only its own chunk
+    with bias-free 1x1 F_Q, F_K, F_V to c-bar (the code's ``tf.split`` then per-head dense layers). The per-head
+    projections are stored as one grouped 1x1 conv (groups = num_heads), which is the same map.
+    """
+
+    def __init__(self, c: int, num_heads: int = 2, attn_dropout: float = 0.1):
+        super().__init__()
+        if c % num_heads:
+            raise ValstudyError(f"self-attention: {c} channels do not split into {num_heads} heads")
+        self.num_heads, self.head_dim = num_heads, c // num_heads
+        self.f_q = nn.Conv2d(c, c, 1, groups=num_heads, bias=False)
+        self.f_k = nn.Conv2d(c, c, 1, groups=num_heads, bias=False)
+        self.f_v = nn.Conv2d(c, c, 1, groups=num_heads, bias=False)
+        self.attn_dropout = nn.Dropout(attn_dropout)
+        self.f_sa = _conv1x1_bn_relu(c, c)
+
+    def forward(self, v: torch.Tensor, return_attention: bool = False):
+        b, c, h, w = v.shape
+        n, d = h * w, self.head_dim
+
+        def heads(z):  # (B, c, h, w) -> (B, heads, hw, c-bar)
+            return z.reshape(b, self.num_heads, d, n).transpose(2, 3)
+
+        q, k, val = heads(self.f_q(v)), heads(self.f_k(v)), heads(self.f_v(v))
+        attn = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(d), dim=-1)  # (B, heads, hw, hw)
+        out = self.attn_dropout(attn) @ val  # (B, heads, hw, c-bar)
+        out = out.transpose(2, 3).reshape(b, c, h, w)  # concatenate the heads: (B, c, h, w)
+        a_sa = self.f_sa(out)  # (B, c, h, w)
+        return (a_sa, attn) if return_attention else a_sa
+
+
+class JointAttentionStream(nn.Module):
+    """JA stream: channel gate x spatial gate, both computed from V, applied to the ORIGINAL image features X.
+
+    Channel attention: F_ch = 1x1 conv c -> c on the globally pooled V, sigmoid -> (B, c, 1, 1).
+    Spatial attention: F_sp = conv with an h x w kernel (the whole map), one filter, on the channel-mean of V, with
+    TF "same" padding ((k-1)//2 before, the rest after) so the output stays h x w; sigmoid -> (B, 1, h, w).
+    A_ja = sigmoid(ch) * sigmoid(sp) * X (VAL.md: the gate multiplies X, not V).
+
+    ``gate_bn_relu=True`` reproduces the authors' code, whose slim convs put BN + ReLU before each sigmoid (so the
+    gates lie in [0.5, 1)); the default follows the paper (conv with bias, then sigmoid).
+    """
+
+    def __init__(self, c: int, spatial_size: tuple[int, int], gate_bn_relu: bool = False):
+        super().__init__()
+        self.kernel = tuple(int(s) for s in spatial_size)
+        kh, kw = self.kernel
+        # TF "same" padding for any kernel: (k - 1) // 2 before, the rest after (VAL.md section 1).
+        self.padding = ((kw - 1) // 2, kw - 1 - (kw - 1) // 2, (kh - 1) // 2, kh - 1 - (kh - 1) // 2)
+        if gate_bn_relu:
+            self.f_ch = nn.Sequential(nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+            self.f_sp = nn.Sequential(nn.Conv2d(1, 1, self.kernel, bias=False), nn.BatchNorm2d(1), nn.ReLU())
+        else:
+            self.f_ch = nn.Conv2d(c, c, 1)
+            self.f_sp = nn.Conv2d(1, 1, self.kernel)
+
+    def forward(self, x: torch.Tensor, v: torch.Tensor, return_attention: bool = False):
+        ch = torch.sigmoid(self.f_ch(v.mean(dim=(2, 3), keepdim=True)))  # (B, c, 1, 1)
+        sp = torch.sigmoid(self.f_sp(F.pad(v.mean(dim=1, keepdim=True), self.padding)))  # (B, 1, h, w)
+        a_ja = ch * sp * x  # (B, c, h, w)
+        return (a_ja, ch.flatten(1), sp) if return_attention else a_ja
+
+
+class CompositeTransformer(nn.Module):
+    """One level's composite transformer (seed Table 1): returns w_ja * A_ja + w_sa * A_sa.
+
+    Parameters
+    ----------
+    c : int
+        Channels of the image map X at this level.
+    text_dim : int
+        Size of the text feature t.
+    num_heads : int
+        Self-attention heads (seed: 2).
+    use_sa, use_ja : bool
+        Keep the self-attention / joint-attention stream. The ablations "w/o SA" and "w/o JA" remove exactly that
+        stream, its parameters and its weight.
+    spatial_size : (int, int)
+        (h, w) of this level's map: the spatial-attention kernel covers the whole map. Another input size still
+        runs (the "same" padding keeps the output h x w), but the kernel then no longer covers exactly the map.
+    attn_dropout : float
+        Dropout on the self-attention weights during training.
+    init_w_ja, init_w_sa : float
+        Initial values of the learnable stream weights (authors' code: 1 and 0).
+    gate_bn_relu : bool
+        The code's BN + ReLU before the JA sigmoids (off: follow the paper).
+    """
+
+    def __init__(self, c: int, text_dim: int = 512, num_heads: int = 2, use_sa: bool = True, use_ja: bool = True,
+                 spatial_size: tuple[int, int] = (8, 8), attn_dropout: float = 0.1, init_w_ja: float = 1.0,
+                 init_w_sa: float = 0.0, gate_bn_relu: bool = False):
+        super().__init__()
+        if not (use_sa or use_ja):
+            raise ValstudyError("CompositeTransformer: use_sa and use_ja are both False; keep at least one stream")
+        self.composite = CompositeFunction(c, text_dim)
+        self.sa = SelfAttentionStream(c, num_heads, attn_dropout) if use_sa else None
+        self.ja = JointAttentionStream(c, spatial_size, gate_bn_relu) if use_ja else None
+        self.w_sa = nn.Parameter(torch.tensor(float(init_w_sa))) if use_sa else None
+        self.w_ja = nn.Parameter(torch.tensor(float(init_w_ja))) if use_ja else None
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, return_attention: bool = False):
+        v = self.composite(x, t)  # (B, c, h, w)
+        out, attn = 0.0, {}
+        if self.ja is not None:
+            a_ja, ch, sp = self.ja(x, v, return_attention=True)  # (B, c, h, w), (B, c), (B, 1, h, w)
+            out = out + self.w_ja * a_ja
+            if return_attention:
+                attn.update(spatial=sp, channel=ch, w_ja=float(self.w_ja.detach()))
+        if self.sa is not None:
+            a_sa, self_attn = self.sa(v, return_attention=True)  # (B, c, h, w), (B, heads, hw, hw)
+            out = out + self.w_sa * a_sa
+            if return_attention:
+                attn.update(self=self_attn, w_sa=float(self.w_sa.detach()))
+        return (out, attn) if return_attention else out  # (B, c, h, w)

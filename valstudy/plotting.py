@@ -1,0 +1,347 @@
+"""Every drawing the notebooks make: figures from data the notebooks computed with ``valstudy.analysis``.
+
+Figures are saved by :func:`save_figure` only: PNG at a fixed dpi with no time stamp or software version in the
+metadata, so the same data gives the same file. Names are ``<notebook>_<dataset>_<subset>`` (the notebooks build them).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from .errors import ValstudyError
+
+DPI = 110
+REFERENCE_COLOUR = "#1f5fbf"  # blue box around the reference image (seed Figs. 5-6)
+TARGET_COLOUR = "#2ca02c"  # green box around the target image
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.titlesize": 11, "svg.hashsalt": "valstudy"})
+
+
+def save_figure(fig, figures_dir: str | Path, name: str) -> Path:
+    """Write ``fig`` to ``<figures_dir>/<name>.png`` (fixed dpi, deterministic metadata), close it, return the path."""
+    if not name or "/" in name or name.endswith(".png"):
+        raise ValstudyError(f"save_figure: name must be '<notebook>_<dataset>_<subset>' without '.png', got {name!r}")
+    path = Path(figures_dir) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def show(path: str | Path) -> None:
+    """Display a saved figure in a notebook (figures are closed once saved, so each is shown exactly as written)."""
+    from IPython.display import Image, display
+
+    display(Image(filename=str(path)))
+
+
+def _image(ax, image, title: str = "", colour: str | None = None, fontsize: float = 8) -> None:
+    """An image without ticks; a coloured frame when ``colour`` is given."""
+    ax.imshow(np.asarray(image))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(colour is not None)
+        if colour is not None:
+            spine.set_edgecolor(colour)
+            spine.set_linewidth(4)
+    if title:
+        ax.set_title(title, fontsize=fontsize)
+
+
+def _wrap(text: str, width: int = 28) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or "(empty)"
+
+
+# ---------------------------------------------------------------------------------------------------- datasets
+def pair_grid(examples: Sequence[dict], title: str):
+    """Reference -> user text -> target, one row per example (the seed's Figs. 2-4).
+
+    ``examples``: dicts with ``reference_image``, ``target_image`` (PIL), ``text``, ``reference_description``,
+    ``target_description`` (may be empty).
+    """
+    n = len(examples)
+    fig, axes = plt.subplots(n, 3, figsize=(7.2, 2.3 * n + 0.3), gridspec_kw={"width_ratios": [1, 1.3, 1]}, squeeze=False)
+    for row, ex in zip(axes, examples):
+        _image(row[0], ex["reference_image"], _wrap(ex["reference_description"] or "(no description)"),
+               REFERENCE_COLOUR)
+        _image(row[2], ex["target_image"], _wrap(ex["target_description"] or "(no description)"), TARGET_COLOUR)
+        row[1].axis("off")
+        row[1].annotate("", xy=(1, 0.5), xytext=(0, 0.5), xycoords="axes fraction",
+                        arrowprops={"arrowstyle": "-|>", "color": "0.4", "lw": 1.5})
+        row[1].text(0.5, 0.6, f"user text:\n\u201c{_wrap(ex['text'], 30)}\u201d", ha="center", va="bottom", style="italic",
+                    transform=row[1].transAxes, fontsize=9)
+        row[0].set_xlabel("reference", color=REFERENCE_COLOUR, weight="bold")
+        row[2].set_xlabel("target", color=TARGET_COLOUR, weight="bold")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def length_histogram(lengths: dict[str, Sequence[int]], title: str):
+    """Histogram of text lengths in words, one series per split."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    top = max((max(v) for v in lengths.values() if len(v)), default=1)
+    bins = np.arange(0.5, top + 1.5, 1)
+    for label, values in lengths.items():
+        ax.hist(values, bins=bins, alpha=0.6, label=f"{label} ({len(values):,} texts)", density=True)
+    ax.set_xlabel("words per user text")
+    ax.set_ylabel("fraction of texts")
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def top_words_bar(words: Sequence[tuple[str, int]], title: str):
+    """Horizontal bars of the most frequent words."""
+    fig, ax = plt.subplots(figsize=(5.5, 0.22 * len(words) + 1.2))
+    labels = [w for w, _ in words][::-1]
+    ax.barh(labels, [c for _, c in words][::-1], color="#4c72b0")
+    ax.set_xlabel("occurrences in the training texts")
+    ax.set_title(title)
+    ax.margins(y=0.01)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- training
+def training_curves(loss, recalls, title: str):
+    """Left: training loss per logged step (one line per phase). Right: R@K against step, a colour per K and a line
+    style per split (``recalls`` columns ``"<split> R@K"``)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10.5, 3.6), gridspec_kw={"width_ratios": [1, 1.25]})
+    for phase, part in loss.groupby("phase", sort=False):
+        a.plot(part["step"], part["loss"], marker=".", label={"lvv": "L_vv", "lvs": "L_vs"}.get(phase, phase))
+    a.set_xlabel("step")
+    a.set_ylabel("training loss")
+    a.legend(frameon=False, title="phase")
+    a.set_title("loss")
+    cols = [c for c in recalls.columns if c != "step"]
+    ks = sorted({c.rsplit(" ", 1)[-1] for c in cols}, key=lambda k: int(k[2:]))
+    splits = list(dict.fromkeys(c.rsplit(" ", 1)[0] if " " in c else "" for c in cols))
+    styles = ["-", "--", ":", "-."]
+    for col in cols:
+        split, k = col.rsplit(" ", 1) if " " in col else ("", col)
+        b.plot(recalls["step"], recalls[col], marker="o", color=f"C{ks.index(k)}",
+               ls=styles[splits.index(split) % len(styles)], label=col)
+    b.set_xlabel("step")
+    b.set_ylabel("recall (%)")
+    b.set_ylim(-2, 102)
+    b.set_title("recall on the test split (EMA weights)")
+    b.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- results
+def recall_bars(table, metrics: Sequence[str], title: str, group: str = "method", ylabel: str = "recall (%)"):
+    """Grouped bars: one group per metric, one bar per row of ``table`` (index = ``group``), error bars = std.
+
+    ``table`` has columns ``<metric> mean`` and ``<metric> std`` (std NaN with one seed: no error bar).
+    """
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.1 * len(metrics) * max(len(table), 2) / 2.5), 3.6))
+    n = len(table)
+    width = 0.8 / max(n, 1)
+    x = np.arange(len(metrics))
+    for i, (name, row) in enumerate(table.iterrows()):
+        means = np.array([row[f"{m} mean"] for m in metrics], dtype=float)
+        stds = np.array([row.get(f"{m} std", np.nan) for m in metrics], dtype=float)
+        yerr = None if np.isnan(stds).all() else np.where(np.isnan(stds), 0, stds)  # one seed: no error bar
+        bars = ax.bar(x - 0.4 + width * (i + 0.5), means, width, yerr=yerr, capsize=2, label=str(name))
+        for r, v in zip(bars, means):
+            ax.text(r.get_x() + r.get_width() / 2, v + 0.5, f"{v:.0f}", ha="center", va="bottom", fontsize=6)
+    ax.set_xticks(x)
+    ax.set_xticklabels(metrics, rotation=0 if len(metrics) < 6 else 30, ha="center" if len(metrics) < 6 else "right")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.legend(title=group, frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- ablations
+def _box(ax, xy, text, colour="#dde8f5", removed=False, w=1.7, h=0.6):
+    x, y = xy
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05",
+                                fc="white" if removed else colour, ec="0.6" if removed else "0.2",
+                                ls="--" if removed else "-", lw=1.2))
+    ax.text(x, y, text, ha="center", va="center", fontsize=7.5, color="0.6" if removed else "black")
+
+
+def _arrow(ax, a, b, removed=False):
+    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=10, lw=1.1,
+                                 color="0.75" if removed else "0.25", ls="--" if removed else "-"))
+
+
+def val_schematic(variants: Sequence[str] = ("full", "no_sa", "no_ja")):
+    """The composite transformer of one level and its ablations (the seed's Fig. 1), drawn with boxes and arrows.
+
+    ``variants``: "full" (VAL), "no_sa" (w/o SA), "no_ja" (w/o JA); a removed stream is drawn dashed and grey.
+    """
+    names = {"full": "VAL (both streams)", "no_sa": "w/o SA (self-attention removed)",
+             "no_ja": "w/o JA (joint attention removed)"}
+    fig, axes = plt.subplots(len(variants), 1, figsize=(8.5, 2.9 * len(variants)), squeeze=False)
+    for ax, v in zip(axes[:, 0], variants):
+        no_sa, no_ja = v == "no_sa", v == "no_ja"
+        _box(ax, (0.9, 3.5), "text feature t\n(B, 512)", "#e5f5e0")
+        _box(ax, (0.9, 1.3), "image features X\n(B, c, h, w)", "#fde9d9")
+        _box(ax, (3.1, 2.4), "composite function\n[X; tile(t)], 1x1 conv\n-> V", w=1.9, h=0.9)
+        _box(ax, (5.6, 3.5), "SA stream\n2-head self-attention\non V -> A_sa", removed=no_sa, w=1.9, h=0.8)
+        _box(ax, (5.6, 1.3), "JA stream: channel x spatial\ngates from V, times X\n-> A_ja", removed=no_ja,
+             w=1.9, h=0.8)
+        out = "w_ja A_ja" if no_sa else "w_sa A_sa" if no_ja else "w_sa A_sa + w_ja A_ja"
+        _box(ax, (8.0, 2.4), f"{out}\n= composite feature", "#f2e6f7", w=1.8, h=0.8)
+        _arrow(ax, (1.75, 3.3), (2.15, 2.75))
+        _arrow(ax, (1.75, 1.5), (2.15, 2.05))
+        _arrow(ax, (4.05, 2.75), (4.65, 3.3), no_sa)
+        _arrow(ax, (4.05, 2.05), (4.65, 1.5), no_ja)
+        _arrow(ax, (1.75, 1.2), (4.65, 1.2), no_ja)  # JA gates the original X, not V (VAL.md section 1)
+        ax.text(3.1, 1.05, "X (the gate multiplies X)", ha="center", va="top", fontsize=7,
+                color="0.6" if no_ja else "0.3")
+        _arrow(ax, (6.55, 3.3), (7.1, 2.75), no_sa)
+        _arrow(ax, (6.55, 1.5), (7.1, 2.05), no_ja)
+        ax.set_xlim(-0.05, 9.0)
+        ax.set_ylim(0.7, 4.0)
+        ax.axis("off")
+        ax.set_title(names.get(v, v), loc="left")
+    fig.suptitle("Composite transformer at one level (seed Fig. 1); VAL has one per level (low, mid, high)")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- qualitative
+def retrieval_grid(rows: Sequence[dict], title: str):
+    """Reference (blue box), text, top-K retrieved (correct images in a green box), the rank at which the first
+    correct image appears, and the annotated target in the last column (green box).
+
+    ``rows``: dicts with ``reference_image``, ``text``, ``retrieved_images`` (list of PIL), ``is_target`` (list of
+    bool, one per retrieved image), ``rank`` (1-based rank of the first correct image), ``target_image``.
+    """
+    k = max(len(r["retrieved_images"]) for r in rows)
+    cols = k + 3
+    fig, axes = plt.subplots(len(rows), cols, figsize=(1.35 * cols + 0.8, 1.6 * len(rows)),
+                             gridspec_kw={"width_ratios": [1, 1.6] + [1] * k + [1.15]}, squeeze=False)
+    for ax_row, r in zip(axes, rows):
+        _image(ax_row[0], r["reference_image"], "reference", REFERENCE_COLOUR)
+        ax_row[1].axis("off")
+        ax_row[1].text(0.5, 0.55, _wrap(r["text"], 22), ha="center", va="center", style="italic", fontsize=7.5,
+                       transform=ax_row[1].transAxes)
+        ax_row[1].text(0.5, 0.08, f"target at rank {r['rank']}", ha="center", fontsize=7.5, weight="bold",
+                       transform=ax_row[1].transAxes, color=TARGET_COLOUR if r["rank"] <= k else "firebrick")
+        for j in range(k):
+            ax = ax_row[2 + j]
+            if j < len(r["retrieved_images"]):
+                _image(ax, r["retrieved_images"][j], f"top {j + 1}", TARGET_COLOUR if r["is_target"][j] else None)
+            else:
+                ax.axis("off")
+        _image(ax_row[-1], r["target_image"], f"target (rank {r['rank']})", TARGET_COLOUR)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- attention
+def attention_grid(rows: Sequence[dict], levels: Sequence[str], title: str):
+    """Per query: the reference image, the changed region (when known), and per level the spatial (JA) and
+    self-attention maps overlaid on the image.
+
+    ``rows``: dicts with ``image`` (H, W, 3 uint8), ``text``, ``region`` ((H, W) bool or None), ``spatial`` and
+    ``self`` (dicts level -> (H, W) float map upsampled to the image, or missing).
+    """
+    cols = 2 + 2 * len(levels)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(1.45 * cols, 1.75 * len(rows)), squeeze=False)
+    for ax_row, r in zip(axes, rows):
+        _image(ax_row[0], r["image"], _wrap(f"\u201c{r['text']}\u201d", 24), fontsize=7.5)
+        if r.get("region") is not None:
+            _image(ax_row[1], r["image"], "changed region", fontsize=7.5)
+            ax_row[1].contourf(r["region"].astype(float), levels=[0.5, 1.5], colors=["yellow"], alpha=0.5)
+            ax_row[1].contour(r["region"].astype(float), levels=[0.5], colors=["red"], linewidths=1.2)
+        else:
+            ax_row[1].axis("off")
+            ax_row[1].text(0.5, 0.5, "no region\n(extras absent)", ha="center", va="center", fontsize=7)
+        for i, lv in enumerate(levels):
+            for j, kind in enumerate(("spatial", "self")):
+                ax = ax_row[2 + 2 * i + j]
+                amap = r.get(kind, {}).get(lv)
+                if amap is None:
+                    ax.axis("off")
+                    continue
+                _image(ax, r["image"], f"{lv}: {'JA spatial' if kind == 'spatial' else 'self-attention'}", fontsize=7.5)
+                ax.imshow(amap, cmap="jet", alpha=0.5, extent=(-0.5, r["image"].shape[1] - 0.5,
+                                                               r["image"].shape[0] - 0.5, -0.5))
+    fig.suptitle(f"{title}\ncolours scaled per map (red = most attention)")
+    fig.tight_layout()
+    return fig
+
+
+def region_mass_bars(table, title: str):
+    """Per level: mean spatial-attention mass inside the changed region next to the region's area fraction."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    x = np.arange(len(table))
+    for dx, col, label in ((-0.2, "attention_mass", "spatial attention mass in region"),
+                           (0.2, "area_fraction", "region area fraction (= uniform attention)")):
+        bars = ax.bar(x + dx, table[col], 0.4, label=label)
+        for r, v in zip(bars, table[col]):
+            ax.text(r.get_x() + r.get_width() / 2, v, f"{v:.3f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{lv} level" for lv in table.index])
+    ax.set_ylabel("mean over test queries")
+    ax.set_ylim(0, min(1.0, 1.45 * float(np.nanmax(table[["attention_mass", "area_fraction"]].to_numpy()))))
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- costs
+def flops_bars(measured: dict[str, float], paper: dict[str, float], title: str):
+    """Log-scale bars: measured MACs beside the seed's figures, per item."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    names = list(measured)
+    x = np.arange(len(names))
+    for dx, values, label in ((-0.2, [measured[n] for n in names], "measured (FlopCounterMode, MACs)"),
+                              (0.2, [paper.get(n, np.nan) for n in names], "seed (paper's claim)")):
+        bars = ax.bar(x + dx, values, 0.4, label=label)
+        for r, v in zip(bars, values):
+            if np.isfinite(v):
+                ax.text(r.get_x() + r.get_width() / 2, v * 1.08, f"{v:.3g}", ha="center", va="bottom", fontsize=7.5)
+    ax.set_yscale("log")
+    ax.set_xticks(x)
+    ax.set_xticklabels([_wrap(n, 22) for n in names], fontsize=7.5)
+    ax.set_ylabel("multiply-accumulates")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def timing_loglog(times, fits: dict[str, tuple[float, float]], title: str, fit_label: str = "fit"):
+    """Retrieval time against gallery size on log-log axes, one line per device, with the fitted power law.
+
+    ``times``: DataFrame with columns ``device``, ``gallery``, ``seconds``; ``fits``: device -> (slope, intercept)
+    of log10(seconds) = slope * log10(gallery) + intercept.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for dev, part in times.groupby("device"):
+        n = part["gallery"].to_numpy(float)
+        line = ax.loglog(n, part["seconds"], "o", label=f"{dev} (measured)")[0]
+        slope, icpt = fits[dev]
+        ax.loglog(n, 10 ** (slope * np.log10(n) + icpt), "-", color=line.get_color(), alpha=0.6,
+                  label=f"{dev} {fit_label}: time ~ N^{slope:.2f}")
+    from matplotlib.ticker import NullFormatter
+
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("gallery size N")
+    ax.set_ylabel("seconds for the fixed query set")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,27 @@
+"""Gather every run's ``results.json`` under a folder into one pandas table."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .io import read_json
+
+
+def gather_results(root: str | Path) -> pd.DataFrame:
+    """One row per (run, protocol, category): run, dataset, method, seed, protocol, category, R@K, counts.
+
+    Extra configuration labels saved by the study (``label.json`` beside ``results.json``) become columns too.
+    """
+    rows = []
+    for path in sorted(Path(root).rglob("results.json")):
+        res = read_json(path)
+        label_file = path.parent / "label.json"
+        labels = read_json(label_file) if label_file.is_file() else {}
+        for split in res["splits"]:
+            row = {"run": res["run"], "run_dir": res["run_dir"], "dataset": res["dataset"], "method": res["method"],
+                   "seed": res["seed"], "protocol": split["protocol"], "category": split.get("category", ""),
+                   "queries": split["queries"], "gallery": split["gallery"], **labels}
+            row.update({k: v for k, v in split.items() if k.startswith("R@")})
+            rows.append(row)
+    return pd.DataFrame(rows)
