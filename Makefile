@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv and install valstudy with its dev extras (torch, jupyter, papermill, nbval)
 
 test: $(STAMP) ## run the test suite (notebooks included)
-	$(PY) -m pytest -n $(JOBS) -q
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q
 
 data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
 	$(PY) -m valstudy.study data

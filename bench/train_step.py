@@ -1,7 +1,10 @@
 """Time one training step of VAL, TIRG and the backbone alone at the same batch and image size.
 
-    python bench/train_step.py [--backbone small|resnet50|mobilenet_v1] [--image-size PX] [--batch B]
-                               [--steps N] [--threads T] [--device auto|cpu|cuda] [--json]
+    python bench/train_step.py [--config shoes_synth|shoes_paper|...] [--batch B] [--steps N] [--threads T]
+                               [--device auto|cpu|cuda] [--json]
+
+The model (backbone, image size, text encoder sizes) comes from the named training configuration; ``--config
+shoes_paper`` times ResNet-50 at 256 px (randomly initialised: timing needs no pretrained weights).
 
 The difference between VAL and the backbone alone is the measured cost of the composite transformers and the text
 encoder in training (forward + backward + Adam step); nothing here is quoted from the paper.
@@ -9,6 +12,7 @@ encoder in training (forward + backward + Adam step); nothing here is quoted fro
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -19,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from valstudy.config import ModelConfig  # noqa: E402
+from valstudy.training.configs import get_config  # noqa: E402
 from valstudy.losses import build_loss  # noqa: E402
 from valstudy.models import build_model  # noqa: E402
 from valstudy.text import TextBatch  # noqa: E402
@@ -46,8 +50,7 @@ def time_steps(step, device, steps: int, warmup: int = 2) -> list[float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backbone", default="small")
-    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--config", default="shoes_synth", help="training configuration whose model is timed")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
@@ -58,14 +61,15 @@ def main() -> None:
         torch.set_num_threads(a.threads)
     device = pick_device(a.device)
     torch.manual_seed(0)
-    vocab, T = 500, 8
-    images = torch.rand(a.batch, 3, a.image_size, a.image_size, device=device) * 2 - 1
-    targets = torch.rand(a.batch, 3, a.image_size, a.image_size, device=device) * 2 - 1
+    model_cfg = dataclasses.replace(get_config(a.config).model, pretrained=False)
+    size, vocab, T = model_cfg.image_size, 500, 8
+    images = torch.rand(a.batch, 3, size, size, device=device) * 2 - 1
+    targets = torch.rand(a.batch, 3, size, size, device=device) * 2 - 1
     texts = TextBatch(torch.randint(1, vocab, (a.batch, T), device=device),
                       torch.full((a.batch,), T, dtype=torch.long, device=device))
     rows = {}
     for label, method in (("VAL", "val"), ("TIRG", "tirg"), ("backbone only", None)):
-        cfg = ModelConfig(method=method or "image_only", backbone=a.backbone)
+        cfg = dataclasses.replace(model_cfg, method=method or "image_only")
         model = build_model(cfg, vocab).to(device).train()
         loss_fn = build_loss("triplet", len(model.levels)).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=2e-4)
@@ -86,10 +90,10 @@ def main() -> None:
     for r in rows.values():
         r["vs_backbone"] = r["median_s"] / base
     if a.json:
-        print(json.dumps({"device": str(device), "backbone": a.backbone, "image_size": a.image_size,
+        print(json.dumps({"device": str(device), "config": a.config, "backbone": model_cfg.backbone, "image_size": size,
                           "batch": a.batch, "threads": torch.get_num_threads(), "rows": rows}, indent=1))
         return
-    print(f"training step, {a.backbone} backbone, batch {a.batch}, {a.image_size} px, {device}, "
+    print(f"training step, {a.config}: {model_cfg.backbone} backbone, batch {a.batch}, {size} px, {device}, "
           f"{torch.get_num_threads()} threads, median of {a.steps}")
     print(f"{'model':<15}{'s/step':>10}{'min s':>10}{'x backbone':>12}{'params (M)':>12}")
     for k, r in rows.items():

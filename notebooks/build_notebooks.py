@@ -59,7 +59,8 @@ texts and the most frequent words."""),
     ("code", """from valstudy.data import load_dataset
 
 ds = load_dataset(DATASET, study.data_dir)
-counts = analysis.dataset_counts(ds, label=f"this copy ({'real' if PROFILE == 'real' else 'synthetic'} data, {PROFILE} profile)")
+kind = "real" if PROFILE == "real" else "synthetic"
+counts = analysis.dataset_counts(ds, label=f"this copy ({kind} data, {PROFILE} profile)")
 counts.to_csv(FIG / f"datasets_{DATASET}_counts.csv")
 print("\\n".join(ds.report.notes) or "no notes from the loader")
 counts"""),
@@ -132,7 +133,8 @@ for protocol in protocols:
     save(plotting.recall_bars(bars, metrics, f"{DATASET}, protocol '{protocol}' ({PROFILE} profile, {spread})"),
          protocol)"""),
     ("code", """analysis.record(FIG, NOTEBOOK, DATASET, {
-    "profile": PROFILE, "protocols": protocols, "methods": list(dict.fromkeys(summary.index.get_level_values("method"))),
+    "profile": PROFILE, "protocols": protocols,
+    "methods": list(dict.fromkeys(summary.index.get_level_values("method"))),
     "table": summary.reset_index().to_dict("records"), "paper": paper.reset_index().to_dict("records"),
     "figures": figures})"""),
 ]
@@ -258,6 +260,7 @@ from valstudy.study import REPO
 
 NOTEBOOK, DATASET = "costs", "all"
 FIG = Path(FIGURES_DIR) if Path(FIGURES_DIR).is_absolute() else REPO / FIGURES_DIR
+FIG.mkdir(parents=True, exist_ok=True)
 figures = []
 REPEATS = 3 if PROFILE == "smoke" else 7  # best of REPEATS timings per size
 SIZES = [n for n in (1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000) if n <= MAX_GALLERY]
@@ -273,8 +276,10 @@ def save(fig, subset):
 flops.to_csv(FIG / "costs_all_flops.csv", index=False)
 print(format_flops(report))
 measured, paper = analysis.flops_bars_data(report)
-save(plotting.flops_bars(measured, paper, "composite transformers and ResNet-50: measured MACs vs the seed"), "flops")"""),
-    ("code", """times = pd.concat([analysis.time_retrieval(SIZES, QUERIES, DIM, device=d, repeats=REPEATS) for d in DEVICES])
+save(plotting.flops_bars(measured, paper, "composite transformers and ResNet-50: measured MACs vs the seed"),
+     "flops")"""),
+    ("code", """times = pd.concat([analysis.time_retrieval(SIZES, QUERIES, DIM, device=d, repeats=REPEATS)
+                   for d in DEVICES])
 fits = analysis.loglog_fit(times)
 # Below a few thousand images the per-query work that does not grow with N (top-k merging, exact re-ranking of
 # near-ties) is a large share of the time; the slope over N >= 8,000 shows the O(QN) matching term.

@@ -122,3 +122,85 @@ def test_parameters_cell_is_upper_case_annotated_and_commented():
             assert names[:5] == ["DATASET", "PROFILE", "DATA_ROOT", "RUNS_ROOT", "FIGURES_DIR"], nb
         else:
             assert "DATASET" not in names and {"PROFILE", "FIGURES_DIR"} <= set(names), nb
+
+
+# ---------------------------------------------------------------- helpers behind the figures, on hand-made inputs
+def test_save_figure_is_deterministic_and_refuses_bad_names(tmp_path):
+    import pandas as pd
+
+    from valstudy import plotting
+    from valstudy.errors import ValstudyError
+
+    table = pd.DataFrame({"R@1 mean": [10.0, 20.0], "R@1 std": [1.0, float("nan")]}, index=["VAL", "TIRG"])
+    paths = [plotting.save_figure(plotting.recall_bars(table, ["R@1"], "t"), tmp_path / str(i), "results_x_y")
+             for i in range(2)]
+    assert paths[0].name == "results_x_y.png" and paths[0].read_bytes() == paths[1].read_bytes()
+    for bad in ("a/b", "x.png", ""):
+        with pytest.raises(ValstudyError):
+            plotting.save_figure(None, tmp_path, bad)
+
+
+def test_recall_and_summary_by_hand():
+    import pandas as pd
+
+    from valstudy import analysis
+
+    assert analysis.recall_from_ranks([1, 3, 11, 2], [1, 10]) == {"R@1": 25.0, "R@10": 75.0}
+    df = pd.DataFrame([  # two seeds, two categories
+        {"method": "tirg", "seed": s, "protocol": "val", "category": c, "R@10": r10, "R@50": r50}
+        for s, c, r10, r50 in [(0, "dress", 10, 30), (0, "shirt", 20, 50), (1, "dress", 30, 50), (1, "shirt", 40, 70)]]
+        + [{"method": "val", "seed": 0, "protocol": "val", "category": "dress", "R@10": 50, "R@50": 90}])
+    t = analysis.summary_table(df)
+    assert list(t.index.get_level_values("method").unique()) == ["val", "tirg"]  # the paper's order
+    avg = t.loc[("tirg", "val", "average")]
+    # per seed: averages 15 / 40 and 35 / 60; over seeds: mean 25 and 50, std (ddof 1) of (15, 35) = 14.142
+    assert avg["R@10 mean"] == 25 and avg["R@50 mean"] == 50 and avg["mean R@K mean"] == 37.5
+    assert avg["R@10 std"] == pytest.approx(14.1421356) and avg["seeds"] == 2
+
+
+def test_region_mass_and_loglog_fit_by_hand():
+    import numpy as np
+    import pandas as pd
+
+    from valstudy import analysis
+
+    mask = np.zeros((4, 4), bool)
+    mask[:2, :2] = True  # a quarter of the image
+    spatial = np.ones((2, 2))
+    spatial[0, 0] = 3.0  # the top-left cell, i.e. the region, holds 3 / 6 of the mass
+    t = analysis.region_mass([{"spatial": {"low": spatial}}, {"spatial": {"low": spatial}}], [mask, None], ["low"])
+    # bilinear upsampling of a 2x2 map to 4x4 keeps each cell's quadrant mean near its value: check against a naive
+    up = analysis.upsample(spatial, (4, 4))
+    assert t.loc["low", "attention_mass"] == pytest.approx(up[:2, :2].sum() / up.sum())
+    assert 0.5 - 0.1 < t.loc["low", "attention_mass"] < 0.5 + 0.1
+    assert t.loc["low", "area_fraction"] == 0.25 and t.loc["low", "queries"] == 1
+    n = np.array([1000, 2000, 4000, 8000])
+    times = pd.DataFrame({"device": "cpu", "gallery": n, "seconds": 3e-6 * n})
+    slope, icpt = analysis.loglog_fit(times)["cpu"]
+    assert slope == pytest.approx(1.0) and 10 ** icpt == pytest.approx(3e-6)
+    assert analysis.loglog_fit(times, min_gallery=4000)["cpu"][0] == pytest.approx(1.0)
+
+
+def test_changed_regions_maps_attributes_to_part_masks(tmp_path):
+    import json
+
+    import numpy as np
+
+    from valstudy import analysis
+
+    assert analysis.ChangedRegions.load(tmp_path) is None  # real data: no extras, no regions
+    extras = tmp_path / "extras"
+    extras.mkdir()
+    (extras / "parts.json").write_text(json.dumps({"parts": ["background", "body", "hem"], "attribute_part": {
+        "colour": "foreground", "hem": "hem", "sleeve": "sleeve"}}))
+    (extras / "pairs.json").write_text(json.dumps([
+        {"reference": "women/a.jpeg", "target": "b", "text": "longer", "changed": ["hem"]},
+        {"reference": "women/a.jpeg", "target": "c", "text": "red", "changed": ["colour"]},
+        {"reference": "women/a.jpeg", "target": "d", "text": "no sleeves", "changed": ["sleeve"]}]))
+    part_map = np.array([[0, 1], [1, 2]], dtype=np.uint8)
+    np.savez(extras / "regions.npz", **{"women__a.jpeg": part_map})
+    regions = analysis.ChangedRegions.load(tmp_path)
+    assert regions.mask("women/a.jpeg", "b", "longer").tolist() == [[False, False], [False, True]]
+    assert regions.mask("women/a.jpeg", "c", "red").tolist() == [[False, True], [True, True]]
+    assert regions.mask("women/a.jpeg", "d", "no sleeves") is None  # the part is absent from this image
+    assert regions.mask("women/a.jpeg", "zzz", "?") is None  # no such pair

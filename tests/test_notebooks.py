@@ -83,7 +83,8 @@ def test_results(tmp_path, dataset):
                 rows = {r["category"]: r for r in rec["table"] if r["protocol"] == protocol and r["method"] == method}
                 assert set(rows) == {"dress", "shirt", "toptee", "average"}
                 for k in ("R@10 mean", "R@50 mean"):
-                    assert rows["average"][k] == pytest.approx(sum(rows[c][k] for c in ("dress", "shirt", "toptee")) / 3)
+                    mean = sum(rows[c][k] for c in ("dress", "shirt", "toptee")) / 3
+                    assert rows["average"][k] == pytest.approx(mean)
         paper = {r["method (paper)"]: r for r in rec["paper"]}
         assert paper["VAL (L_vv)"]["average"] == 33.82 and "cited" in paper["TIRG"]["source"]
 

@@ -80,7 +80,8 @@ def record(figures_dir: str | Path, notebook: str, dataset: str, metrics: dict) 
 
 # ---------------------------------------------------------------------------------------------------- datasets
 def dataset_counts(dataset, label: str = "this copy") -> pd.DataFrame:
-    """The loader's counts (column ``label``) beside the paper's counts of the real dataset (NaN where it gives none)."""
+    """The loader's counts (column ``label``) beside the paper's counts of the real dataset (NaN where it gives
+    none)."""
     counts = dataset.report.counts
     paper = PAPER_COUNTS[dataset.name]
     rows = [{"count": k, label: v, PAPER_LABEL: paper.get(k, np.nan)} for k, v in counts.items()]
@@ -140,15 +141,11 @@ def top_words(texts: list[str], n: int = 25, stopwords=STOPWORDS) -> list[tuple[
 
 
 # ---------------------------------------------------------------------------------------------------- training
-def _split_label(row: dict, multi_protocol: bool) -> str:
-    parts = ([row["protocol"]] if multi_protocol else []) + ([row["category"]] if row.get("category") else [])
-    return "/".join(parts)
-
-
 def training_curves(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(loss per logged step: step, phase, loss; recall per evaluation: step and one column per split x R@K).
+    """(loss per logged step: step, phase, loss; recall per evaluation: step and one column per protocol x R@K).
 
     The evaluations logged during training (``eval_every``) are followed by the final one from ``results.json``.
+    With categories (FashionIQ), each R@K is the mean over the categories, as the paper reports it.
     """
     run_dir = Path(run_dir)
     path = run_dir / "metrics.jsonl"
@@ -163,9 +160,11 @@ def training_curves(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     for step, splits in evals:
         multi = len({s["protocol"] for s in splits}) > 1
         row = {"step": step}
-        for s in splits:
-            label = _split_label(s, multi)
-            row.update({f"{label} {k}".strip(): v for k, v in s.items() if k.startswith("R@")})
+        for protocol in dict.fromkeys(s["protocol"] for s in splits):
+            sel = [s for s in splits if s["protocol"] == protocol]
+            avg = " (mean over categories)" if len(sel) > 1 else ""
+            for k in [k for k in sel[0] if k.startswith("R@")]:
+                row[f"{protocol + avg if multi else avg.strip()} {k}".strip()] = sum(s[k] for s in sel) / len(sel)
         rows.append(row)
     return loss, pd.DataFrame(rows)
 
@@ -376,7 +375,8 @@ def attention_rows(dataset, queries, maps, masks, size: int) -> list[dict]:
         hw = mask.shape if mask is not None else (size, size)
         image = np.asarray(load_image(dataset.image_path(q.reference)).resize(hw[::-1]))
         rows.append({"image": image, "text": q.text, "region": mask,
-                     **{kind: {lv: upsample(a, hw) for lv, a in m.get(kind, {}).items()} for kind in ("spatial", "self")}})
+                     **{kind: {lv: upsample(a, hw) for lv, a in m.get(kind, {}).items()}
+                        for kind in ("spatial", "self")}})
     return rows
 
 
@@ -420,7 +420,10 @@ class ChangedRegions:
         mask = np.zeros(part_map.shape, dtype=bool)
         for attr in changed:
             part = self.attribute_part.get(attr)
-            mask |= (part_map > 0) if part == "foreground" else (part_map == self.parts.index(part))
+            if part == "foreground":
+                mask |= part_map > 0
+            elif part in self.parts:  # an attribute without a part of its own marks nothing
+                mask |= part_map == self.parts.index(part)
         return mask if mask.any() else None
 
 

@@ -67,6 +67,8 @@ def _print_results(result: dict, json_out: bool) -> None:
         print(f"  {r['protocol']:<9} {r.get('category') or '-':<8} queries {r['queries']:>6}  gallery "
               f"{r['gallery']:>6}  {recalls}   dropped: {dropped}")
     for protocol, means in result["summary"].items():
+        if sum(r["protocol"] == protocol for r in result["splits"]) < 2:
+            continue  # one split: its average is itself
         print(f"  {protocol:<9} average  " + "  ".join(f"{k} {v:6.2f}" for k, v in means.items()))
 
 

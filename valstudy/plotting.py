@@ -66,7 +66,8 @@ def pair_grid(examples: Sequence[dict], title: str):
     ``target_description`` (may be empty).
     """
     n = len(examples)
-    fig, axes = plt.subplots(n, 3, figsize=(7.2, 2.3 * n + 0.3), gridspec_kw={"width_ratios": [1, 1.3, 1]}, squeeze=False)
+    fig, axes = plt.subplots(n, 3, figsize=(7.2, 2.3 * n + 0.3), gridspec_kw={"width_ratios": [1, 1.3, 1]},
+                             squeeze=False)
     for row, ex in zip(axes, examples):
         _image(row[0], ex["reference_image"], _wrap(ex["reference_description"] or "(no description)"),
                REFERENCE_COLOUR)
@@ -74,7 +75,8 @@ def pair_grid(examples: Sequence[dict], title: str):
         row[1].axis("off")
         row[1].annotate("", xy=(1, 0.5), xytext=(0, 0.5), xycoords="axes fraction",
                         arrowprops={"arrowstyle": "-|>", "color": "0.4", "lw": 1.5})
-        row[1].text(0.5, 0.6, f"user text:\n\u201c{_wrap(ex['text'], 30)}\u201d", ha="center", va="bottom", style="italic",
+        row[1].text(0.5, 0.6, f"user text:\n\u201c{_wrap(ex['text'], 30)}\u201d", ha="center", va="bottom",
+                    style="italic",
                     transform=row[1].transAxes, fontsize=9)
         row[0].set_xlabel("reference", color=REFERENCE_COLOUR, weight="bold")
         row[2].set_xlabel("target", color=TARGET_COLOUR, weight="bold")
@@ -126,7 +128,7 @@ def training_curves(loss, recalls, title: str):
     splits = list(dict.fromkeys(c.rsplit(" ", 1)[0] if " " in c else "" for c in cols))
     styles = ["-", "--", ":", "-."]
     for col in cols:
-        split, k = col.rsplit(" ", 1) if " " in col else ("", col)
+        split, k = col.rsplit(" ", 1) if " " in col else ("", col)  # "<protocol ...> R@K"
         b.plot(recalls["step"], recalls[col], marker="o", color=f"C{ks.index(k)}",
                ls=styles[splits.index(split) % len(styles)], label=col)
     b.set_xlabel("step")

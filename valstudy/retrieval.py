@@ -5,28 +5,30 @@
 
 How it works, per tile of ``cq`` queries x ``cn`` gallery images:
 
-1. one GEMM gives ``s = ||g||^2 - 2 q.g`` (the squared distance minus the per-query constant ``||q||^2``);
+1. one GEMM with the bias fused gives ``s = ||g||^2 - 2 q.g`` (the squared distance minus the per-query constant
+   ``||q||^2``, added back at the end); see ``_GalleryTiles`` for the backend (oneDNN on CPU, addmm on CUDA);
 2. the query's own reference image gets ``+inf``;
-3. ``torch.topk`` keeps the ``k' + 8`` smallest per row; tiles of the gallery are merged the same way.
+3. the ``k' + 8`` smallest per row are kept (``_smallest``: a grouped top-k on CPU, ``torch.topk`` elsewhere);
+   tiles of the gallery are merged the same way.
 
-Memory: beyond the inputs and the (Q, k') outputs, the peak is one float32 tile, ``4 * cq * cn`` bytes, plus
-``torch.topk``'s per-thread row buffer (``16 * cn`` bytes per thread), the ``(cq, D)`` scaled query chunk and the
-``4 * N`` gallery norms. ``cq`` and ``cn`` come from ``max_memory`` (default 256 MiB), so a 33,480 x 29,789 search
-never holds the 4 GB distance matrix.
+Memory, beyond the inputs: one float32 tile (``4 * cq * cn`` bytes; ``cq`` = 256 on CPU, 4096 on CUDA, ``cn`` = N
+unless the tile would pass ``max_memory``, default 256 MiB), on CPU a packed copy of the gallery (``4 * N * D``,
+twice that while it is packed), the gallery norms (``4 * N``) and O(Q * k') for candidates and outputs (~3 KB per
+query at k = 50). At Fashion200k's test scale (33,480 x 29,789, 2,048-d) that is ~0.5 GB; the full distance matrix
+would be 4 GB.
 
 Determinism. Distances from a GEMM are not exact, and the rounding can depend on the tile shape, the BLAS and the
-device, so two identical gallery images can come out a few ulps apart. Every computed value ``s`` is within
-``tol = TIE_RTOL * (||q||^2 + max ||g||^2)`` of the truth (16 float32 ulps of the distance scale; the largest error
-measured on random 2,048-d data is ~1.4e-7 relative, 7x below). Two candidates whose computed values are more than
-``2 * tol`` apart are therefore truly ordered; every candidate within ``2 * tol`` of a neighbour is recomputed
-directly in float64, ``sum((q - g)^2)``, which gives bit-identical values for identical images whatever the chunking.
-The candidates are then sorted by (distance, gallery index), so equal distances put the smaller index first. If a
-run of near-ties reaches past the ``k' + 8`` candidates kept, those rows are searched again with twice the margin.
-The result is the same for every ``chunk_size``, ``max_memory`` and thread count.
-
-On CPU the GEMM runs in NumPy's BLAS (OpenBLAS), which reaches ~104 GFLOP/s per core on this AMD EPYC against
-~94 for the MKL in the torch wheel (and ~66 when N is odd); it follows ``OPENBLAS_NUM_THREADS``. On CUDA it is one
-``torch.addmm`` per tile.
+device, so two identical gallery images can come out a few ulps apart. Every computed score is taken to be within
+``tol = TIE_RTOL * u * (||q||^2 + max ||g||^2)`` of the truth, ``u`` the GEMM's unit roundoff (2^-24 for float32;
+larger when TF32/bf16 matmuls are allowed); the largest error measured on random 2,048-d data is ~1.4e-7 relative,
+7x below the bound. Two candidates whose scores are more than ``2 * tol`` apart are therefore truly ordered; every
+candidate within ``2 * tol`` of a neighbour (up to the end of the run of near-ties holding place k') is recomputed
+directly in float64, ``sum((q - g)^2)``, which gives bit-identical values for identical images whatever the
+chunking. The candidates are then sorted by (distance, gallery index), so equal distances put the smaller index
+first. If a run of near-ties reaches past the candidates kept, those rows are searched again keeping twice as many.
+The result is the same for every ``chunk_size``, ``max_memory``, backend and thread count (as long as the GEMM error
+stays within ``tol``: a bound that holds in practice, not the worst case ``D * u``, which would flag most of a
+random top-50 and cost ~40% more time).
 """
 from __future__ import annotations
 
@@ -42,8 +44,7 @@ __all__ = ["topk", "resolve_device", "TIE_RTOL"]
 
 TIE_RTOL = 16  # near-tie tolerance in units of the GEMM's unit roundoff, times ||q||^2 + max ||g||^2 (see above)
 _MARGIN = 8  # extra candidates kept past k, so a near-tie at the k-th place rarely forces a second search
-_QUERY_CHUNK = {"cpu": 256, "cuda": 4096}  # queries per tile; CPU: 256 measured fastest (oneDNN ~108 GFLOP/s/core,
-# and a (256, 30k) tile is reused by the allocator instead of being page-faulted in anew)
+_QUERY_CHUNK = {"cpu": 256, "cuda": 4096}  # queries per tile; CPU: 256 measured fastest (oneDNN ~108 GFLOP/s/core)
 _GROUP = 64  # columns per group in _smallest; CPU tiles are padded to a multiple of it
 _REFINE_BYTES = 32 * 2**20  # (query, candidate) pairs are recomputed in float64 in batches of this size
 
@@ -193,6 +194,7 @@ def _candidates(q: Tensor, tiles: _GalleryTiles, exclude: Tensor, kk: int, cq: i
                 rows = hit.nonzero().squeeze(1)
                 tile[rows, ex[rows] - j0] = float("inf")  # the query's own reference image
             v, i = _smallest(tile, min(kk, w), w)  # (c, kk)
+            del tile  # freed before the next tile is allocated, so that one reuses its memory (no heap growth)
             i += j0
             if best_v is not None:
                 v, order = torch.topk(torch.cat([best_v, v], 1), min(kk, best_v.shape[1] + w), dim=1,

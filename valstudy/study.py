@@ -207,6 +207,7 @@ def execute_notebooks(profile: str, data: Path, runs: Path, figures: Path, out: 
     import papermill as pm
 
     done = []
+    out.mkdir(parents=True, exist_ok=True)  # papermill does not create the output folder
     for nb in notebooks:
         for ds in (datasets if nb in PER_DATASET else ("all",)):
             target = out / f"{nb}_{ds}.ipynb"
