@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install valstudy with its dev extras (torch, jupyter, papermill, nbval)
 
-test: $(STAMP) ## run the test suite (notebooks included)
+test: $(STAMP) ## run the test suite, then nbval on the stored notebooks (they run as stored: smoke profile)
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q
+	$(PY) -m pytest --nbval-lax -q notebooks/
 
 data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
 	$(PY) -m valstudy.study data

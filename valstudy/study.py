@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -48,7 +50,9 @@ class Profile:
 
 ABLATIONS = {  # name -> configuration overrides on top of VAL (seed 0); the paper's ablations, VAL.md section 1
     "no_sa": {"model.use_sa": False},
-    "no_ja": {"model.use_ja": False},
+    # Without JA the authors' start (w_ja = 1, w_sa = 0) would make the output exactly zero, so the remaining SA
+    # stream starts at weight 1, as in the authors' first release (w_ja = 0, w_sa = 1).
+    "no_ja": {"model.use_ja": False, "model.init_w_sa": 1.0},
     "low": {"model.levels": ("low",)},
     "mid": {"model.levels": ("mid",)},
     "high": {"model.levels": ("high",)},
@@ -60,7 +64,7 @@ PROFILES = {
     "smoke": Profile("smoke", "tiny", 12, (0,), ("val", "tirg", "image_only"), ("no_sa", "high"), 6,
                      {"batch_size": 8, "checkpoint_every": 6, "log_every": 2, "model.small_width": 8,
                       "model.lstm_hidden": 64, "model.text_dim": 64, "model.word_dim": 32}),
-    "synthetic": Profile("synthetic", "small", 200, (0, 1), METHODS, tuple(ABLATIONS), 25,
+    "synthetic": Profile("synthetic", "small", 200, (0, 1, 2), METHODS, tuple(ABLATIONS), 25,
                          {"log_every": 10}),
     "real": Profile("real", "real", 0, (0,), ("val", "tirg"), ("no_sa", "no_ja", "lvs"), 5000, {}),
 }
@@ -116,9 +120,9 @@ def plan(dataset: str, profile: Profile, root: str | Path) -> list[RunSpec]:
 def ensure_data(dataset: str, profile: Profile, root: str | Path, seed: int = 0) -> Path:
     """Generate a synthetic dataset unless it is there already (real data is checked, never generated)."""
     target = data_root(dataset, profile, root)
-    if profile.name == "real":
-        from .data.check import check_dataset
-        check_dataset(dataset, target, images=False)
+    if profile.name == "real":  # check the copy first, and say what it holds (missing images, drops)
+        from .data.check import check_dataset, format_report
+        print(format_report(check_dataset(dataset, target, images=True)), flush=True)
         return target
     world = target / "extras" / "world.json"
     if world.is_file():
@@ -139,8 +143,17 @@ def _train_one(spec: RunSpec, runs_root: Path, threads: int) -> tuple[RunSpec, f
 
 
 def _train_locked(spec: RunSpec, run_dir: Path, threads: int) -> tuple[RunSpec, float, str]:
-    if (run_dir / "results.json").is_file() and (run_dir / "final.pt").is_file():
-        return spec, 0.0, "reused"
+    how = "trained"
+    if (run_dir / "config.json").is_file():
+        from .training.configs import config_to_dict, get_config
+
+        want = json.loads(json.dumps(config_to_dict(get_config(spec.config, spec.overrides))))
+        if read_json(run_dir / "config.json") != want:  # the plan changed: this folder is the study's to replace
+            shutil.rmtree(run_dir)
+            run_dir.mkdir(parents=True)
+            how = "retrained (configuration changed)"
+        elif (run_dir / "results.json").is_file() and (run_dir / "final.pt").is_file():
+            return spec, 0.0, "reused"
     sets = [f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in spec.overrides.items()]
     cmd = [sys.executable, "-m", "valstudy", "train", "--config", spec.config, "--quiet", "--run-dir", str(run_dir),
            "--set", *sets]
@@ -150,7 +163,7 @@ def _train_locked(spec: RunSpec, run_dir: Path, threads: int) -> tuple[RunSpec, 
     if proc.returncode != 0:
         raise ValstudyError(f"run {spec.name} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
     write_json(run_dir / "label.json", spec.labels)
-    return spec, time.time() - t0, "trained"
+    return spec, time.time() - t0, how
 
 
 def ensure_runs(specs: list[RunSpec], runs_root: str | Path, jobs: int = 1, verbose: bool = True) -> list[Path]:
@@ -212,10 +225,9 @@ def execute_notebooks(profile: str, data: Path, runs: Path, figures: Path, out: 
         for ds in (datasets if nb in PER_DATASET else ("all",)):
             target = out / f"{nb}_{ds}.ipynb"
             t0 = time.time()
-            params = {"PROFILE": profile, "DATA_ROOT": str(data), "RUNS_ROOT": str(runs),
-                      "FIGURES_DIR": str(figures)}
-            if nb in PER_DATASET:
-                params["DATASET"] = ds
+            params = {"PROFILE": profile, "FIGURES_DIR": str(figures)}
+            if nb in PER_DATASET:  # the costs notebook reads no data and no runs
+                params.update(DATASET=ds, DATA_ROOT=str(data), RUNS_ROOT=str(runs))
             pm.execute_notebook(str(REPO / "notebooks" / f"{nb}.ipynb"), str(target), parameters=params,
                                 cwd=str(REPO), progress_bar=False, kernel_name="python3")
             print(f"notebook {nb} [{ds}]: {time.time() - t0:.0f} s", flush=True)

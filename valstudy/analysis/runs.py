@@ -1,0 +1,182 @@
+"""Training curves, result tables and retrieval examples from run folders
+(the training, results, ablations and qualitative notebooks)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import ValstudyError
+from ..io import read_json
+from .common import ABLATION_GROUPS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS
+
+
+def training_curves(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(loss per logged step: step, phase, loss; recall per evaluation: step and one column per protocol x R@K).
+
+    The evaluations logged during training (``eval_every``) are followed by the final one from ``results.json``.
+    With categories (FashionIQ), each R@K is the mean over the categories, as the paper reports it.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        raise ValstudyError(f"{path}: no metrics.jsonl; train the run first (valstudy train --run-dir {run_dir})")
+    lines = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    loss = pd.DataFrame([l for l in lines if "loss" in l], columns=["step", "phase", "loss"])
+    evals = [(l["step"], l["eval"]) for l in lines if "eval" in l]
+    results = read_json(run_dir / "results.json", "run results", "evaluate the run (valstudy eval)")
+    evals.append((int(loss["step"].max()) if len(loss) else 0, results["splits"]))
+    rows = []
+    for step, splits in evals:
+        multi = len({s["protocol"] for s in splits}) > 1
+        row = {"step": step}
+        for protocol in dict.fromkeys(s["protocol"] for s in splits):
+            sel = [s for s in splits if s["protocol"] == protocol]
+            avg = " (mean over categories)" if len(sel) > 1 else ""
+            for k in [k for k in sel[0] if k.startswith("R@")]:
+                row[f"{protocol + avg if multi else avg.strip()} {k}".strip()] = sum(s[k] for s in sel) / len(sel)
+        rows.append(row)
+    return loss, pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------- results
+def recall_columns(df: pd.DataFrame) -> list[str]:
+    return sorted([c for c in df.columns if c.startswith("R@")], key=lambda c: int(c[2:]))
+
+
+def summary_table(df: pd.DataFrame, by: str = "method") -> pd.DataFrame:
+    """Mean, std and seed count of each R@K per (``by``, protocol, category) over the seeds.
+
+    Datasets with categories also get an ``average`` category (the mean over categories, per seed), and every row a
+    ``mean R@K`` (the mean of its R@K values: FashionIQ's headline number on the ``average`` row).
+    """
+    if df.empty:
+        raise ValstudyError("no results.json found for this dataset; train the runs first (python -m valstudy.study)")
+    ks = recall_columns(df)
+    df = df.assign(category=df["category"].fillna(""))
+    if (df["category"] != "").any():
+        avg = df.groupby([by, "seed", "protocol"], as_index=False)[ks].mean().assign(category="average")
+        df = pd.concat([df, avg], ignore_index=True)
+    df = df.assign(**{"mean R@K": df[ks].mean(axis=1)})
+    cols = ks + ["mean R@K"]
+    g = df.groupby([by, "protocol", "category"], sort=False)
+    out = g[cols].mean().add_suffix(" mean").join(g[cols].std(ddof=1).add_suffix(" std"))
+    out["seeds"] = g["seed"].nunique()
+    out = out[[f"{c} {s}" for c in cols for s in ("mean", "std")] + ["seeds"]].reset_index()
+    # rows: methods in the paper's order (VAL first), protocols as found, categories with their average last
+    method_order, protocol_order = list(VARIANT_LABELS), list(dict.fromkeys(df["protocol"]))
+    key = list(zip(out[by].map(lambda v: method_order.index(v) if v in method_order else len(method_order)),
+                   out["protocol"].map(protocol_order.index), out["category"] == "average", out["category"]))
+    out = out.iloc[sorted(range(len(out)), key=key.__getitem__)]
+    return out.set_index([by, "protocol", "category"])
+
+
+def protocol_bars(summary: pd.DataFrame, protocol: str, by: str = "method") -> tuple[pd.DataFrame, list[str]]:
+    """One row per ``by`` value, columns ``<category R@K> mean|std`` for one protocol: the input of recall_bars."""
+    part = summary.xs(protocol, level="protocol")
+    ks = [c[:-5] for c in part.columns if c.startswith("R@") and c.endswith(" mean")]
+    wide, metrics = {}, []
+    for (name, cat), row in part.iterrows():
+        for k in ks:
+            label = f"{cat} {k}".strip()
+            if not np.isnan(row[f"{k} mean"]):
+                wide.setdefault(name, {})[f"{label} mean"] = row[f"{k} mean"]
+                wide[name][f"{label} std"] = row[f"{k} std"]
+                if label not in metrics:
+                    metrics.append(label)
+    table = pd.DataFrame.from_dict(wide, orient="index")
+    table.index = [VARIANT_LABELS.get(v, v) for v in table.index]
+    return table, metrics
+
+
+def paper_table(dataset: str) -> pd.DataFrame:
+    """The paper's published numbers for ``dataset`` (VAL.md section 6), labelled as cited real-data results."""
+    t = pd.DataFrame.from_dict(PAPER_RESULTS[dataset], orient="index")
+    t.index.name = "method (paper)"
+    return t.assign(source=PAPER_LABEL)
+
+
+def ablation_table(df: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """Full VAL (methods, seed 0) and each ablation run, R@K averaged over categories, under one protocol."""
+    full = df[(df["experiment"] == "methods") & (df["method"] == "val") & (df["seed"] == 0)].assign(variant="val")
+    abl = df[df["experiment"] == "ablations"]
+    sel = pd.concat([full, abl], ignore_index=True)
+    sel = sel[sel["protocol"] == protocol]
+    if sel.empty:
+        raise ValstudyError(f"no VAL or ablation results under protocol {protocol!r}; train the runs first")
+    ks = recall_columns(sel)
+    t = sel.groupby("variant", sort=False)[ks].mean()
+    order = list(VARIANT_LABELS)  # full VAL, then the ablations in the paper's order
+    t = t.iloc[sorted(range(len(t)), key=lambda i: order.index(t.index[i]) if t.index[i] in order else len(order))]
+    t["mean R@K"] = t[ks].mean(axis=1)
+    t.insert(0, "group", [ABLATION_GROUPS.get(v, "full model") for v in t.index])
+    t.index = [VARIANT_LABELS.get(v, v) for v in t.index]
+    t.index.name = "variant"
+    return t
+
+
+# ---------------------------------------------------------------------------------------------------- qualitative
+@torch.no_grad()
+def rank_queries(run_dir: str | Path, protocol: str | None = None, k: int = 5, device: str = "auto",
+                 chunk: int = 256) -> dict:
+    """Rank the whole gallery for every test query of a run's dataset under one protocol.
+
+    Returns a dict: ``dataset`` (the loader), ``protocol``, ``ks`` (the dataset's R@K), ``splits`` (split names) and
+    ``rows``, one per query: split, reference, text, target, ``rank`` (1-based rank of the first correct image in the
+    full ranking, as ``valstudy.retrieval.topk`` orders it), the top-``k`` keys and which of them are correct.
+    """
+    from ..evaluation import KS, extract_features, load_run
+    from ..retrieval import topk
+
+    model, dataset, vocab, cfg = load_run(run_dir, device=device)
+    dev = next(model.parameters()).device
+    protocol = protocol or dataset.protocols[0]
+    rows, names = [], []
+    for split in dataset.eval_splits(protocol):
+        qf, gf = extract_features(model, dataset, split, vocab, cfg, dev)
+        exclude = torch.tensor(split.exclude, dtype=torch.long)
+        for i0 in range(0, len(split.queries), chunk):  # full rankings, ``chunk`` queries at a time
+            _, idx = topk(qf[i0:i0 + chunk], gf, len(split.gallery), exclude=exclude[i0:i0 + chunk])
+            for i, ranking in enumerate(idx.tolist(), start=i0):
+                q, pos = split.queries[i], split.positives[i]
+                rank = next((r + 1 for r, j in enumerate(ranking) if j in pos), len(ranking) + 1)
+                rows.append({"split": split.name, "reference": q.reference, "text": q.text, "target": q.target,
+                             "rank": rank, "retrieved": [split.gallery[j] for j in ranking[:k]],
+                             "is_target": [j in pos for j in ranking[:k]]})
+        names.append(split.name)
+    return {"dataset": dataset, "protocol": protocol, "ks": KS[dataset.name], "splits": names, "rows": rows}
+
+
+def recall_from_ranks(ranks, ks) -> dict[str, float]:
+    """R@K (%) = share of queries whose first correct image is ranked within K."""
+    r = np.asarray(ranks)
+    return {f"R@{k}": float(100.0 * np.mean(r <= k)) if len(r) else float("nan") for k in ks}
+
+
+def pick_examples(rows: list[dict], n: int = 4) -> tuple[list[dict], list[dict]]:
+    """(successes: the best-ranked queries, failures: the worst-ranked), one per reference image, deterministic."""
+    def distinct(candidates):
+        out, seen = [], set()
+        for r in candidates:
+            if r["reference"] not in seen:
+                out.append(r)
+                seen.add(r["reference"])
+            if len(out) == n:
+                break
+        return out
+
+    ordered = sorted(rows, key=lambda r: (r["rank"], r["split"], r["reference"], r["text"]))
+    return distinct(ordered), distinct(reversed(ordered))
+
+
+def with_images(dataset, rows: list[dict]) -> list[dict]:
+    """``rows`` with ``reference_image``, ``target_image`` and ``retrieved_images`` (PIL) added, for
+    ``plotting.retrieval_grid``."""
+    from ..data.images import load_image
+
+    return [{**r, "reference_image": load_image(dataset.image_path(r["reference"])),
+             "target_image": load_image(dataset.image_path(r["target"])),
+             "retrieved_images": [load_image(dataset.image_path(k)) for k in r["retrieved"]]} for r in rows]
