@@ -117,12 +117,16 @@ def plan(dataset: str, profile: Profile, root: str | Path) -> list[RunSpec]:
     return specs
 
 
-def ensure_data(dataset: str, profile: Profile, root: str | Path, seed: int = 0) -> Path:
-    """Generate a synthetic dataset unless it is there already (real data is checked, never generated)."""
+def ensure_data(dataset: str, profile: Profile, root: str | Path, seed: int = 0, check_images: bool = False) -> Path:
+    """Generate a synthetic dataset unless it is there already (real data is checked, never generated).
+
+    Real data: ``data check`` runs first and its report is printed; ``check_images`` also decodes every image
+    (``make study`` does, once; notebooks read the annotations only).
+    """
     target = data_root(dataset, profile, root)
     if profile.name == "real":  # check the copy first, and say what it holds (missing images, drops)
         from .data.check import check_dataset, format_report
-        print(format_report(check_dataset(dataset, target, images=True)), flush=True)
+        print(format_report(check_dataset(dataset, target, images=check_images)), flush=True)
         return target
     world = target / "extras" / "world.json"
     if world.is_file():
@@ -254,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     try:
         for ds in a.datasets:
-            path = ensure_data(ds, prof, data)
+            path = ensure_data(ds, prof, data, check_images=True)
             print(f"data {ds}: {path}", flush=True)
         if a.stage in ("train", "all"):
             specs = [s for ds in a.datasets for s in plan(ds, prof, data)]
