@@ -80,6 +80,13 @@ class RunSpec:
     labels: dict
 
 
+def absolute(path: str | Path) -> Path:
+    """A study path: relative paths are relative to the repository, whatever the working folder (a notebook's is
+    ``notebooks/``), so ``make study`` and every notebook name the same data and runs in their configurations."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO / path
+
+
 def data_root(dataset: str, profile: Profile, root: str | Path) -> Path:
     return Path(root) / dataset if profile.name == "real" else Path(root) / profile.name / dataset
 
@@ -207,7 +214,7 @@ def prepare(dataset: str, profile: str = "smoke", data: str | Path = "build/smok
     if dataset not in DATASETS:
         raise ValstudyError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     prof = PROFILES[profile]
-    data, runs, figures = (Path(p) if Path(p).is_absolute() else REPO / p for p in (data, runs, figures))
+    data, runs, figures = (absolute(p) for p in (data, runs, figures))
     data_dir = ensure_data(dataset, prof, data)
     specs = plan(dataset, prof, data)
     if train:
@@ -255,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         else Path("build/smoke/data")
     runs = Path("runs") / profile
     figures = Path("figures") if profile != "smoke" else Path("build/smoke/figures")
+    data, runs, figures = (absolute(p) for p in (data, runs, figures))
     t0 = time.time()
     try:
         for ds in a.datasets:
@@ -265,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training {len(specs)} runs, {a.jobs} at a time", flush=True)
             ensure_runs(specs, runs, jobs=a.jobs)
         if a.stage in ("notebooks", "all"):
-            execute_notebooks(profile, data, runs, figures, Path("build") / "notebooks" / profile,
+            execute_notebooks(profile, data, runs, figures, absolute(Path("build") / "notebooks" / profile),
                               datasets=tuple(a.datasets))
     except ValstudyError as e:
         print(f"valstudy.study: error: {e}", file=sys.stderr)
