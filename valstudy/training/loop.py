@@ -236,7 +236,7 @@ class Run:
                 loss = self._train_step(refs, texts, tgts)
                 if joint is not None:
                     r2, t2, g2 = next(joint)
-                    loss = loss + self._train_step(r2, t2, g2, backward_only=True)
+                    loss = loss + self._train_step(r2, t2, g2, accumulate=True)
                 self.optimizer.step()
                 self.scheduler.step()
                 self.step += 1
@@ -268,10 +268,10 @@ class Run:
         return {"run_dir": str(self.dir), "reused": False, "steps": self.step,
                 "seconds": round(time.time() - t0, 2)}
 
-    def _train_step(self, refs, texts, tgts, backward_only: bool = False) -> float:
+    def _train_step(self, refs, texts, tgts, accumulate: bool = False) -> float:
         refs, tgts = refs.to(self.device, non_blocking=True), tgts.to(self.device, non_blocking=True)
         texts = texts.to(self.device)
-        if not backward_only:
+        if not accumulate:  # the joint L_vs batch adds its gradients to the L_vv batch's
             self.optimizer.zero_grad(set_to_none=True)
         q, t = self.pair(refs, texts, tgts)  # each a list over levels of (B, c_l)
         loss = self.criterion(q, t)
