@@ -1,6 +1,5 @@
 """Tokenisation, vocabulary and GloVe loading (VAL.md section 1)."""
 import pytest
-import torch
 
 from valstudy.errors import DataError, MissingResourceError
 from valstudy.text import Vocabulary, load_glove, pad_tokens, tokenize

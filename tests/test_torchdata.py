@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import color_of, write_image
+from conftest import color_of
 from valstudy.data.fashioniq import FashionIQ
 from valstudy.data.images import image_transform, load_image
 from valstudy.data.torchdata import (ImageDataset, QueryDataset, TripletDataset, collate_queries,

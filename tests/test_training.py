@@ -1,6 +1,5 @@
 """Training: the loss falls on every synthetic dataset, resume is exact, runs are reused or refused, eval CLI."""
 import json
-import os
 import signal
 import subprocess
 import sys

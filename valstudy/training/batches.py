@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..data.base import Triplet
-from ..data.images import image_transform, load_image
+from ..data.images import load_image
 from ..text import TextBatch, Vocabulary
 
 

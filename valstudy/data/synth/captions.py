@@ -148,7 +148,7 @@ def phrase(rng: np.random.Generator, name: str, old: str, new: str, category: st
         noun = _HEM_WORD.get(category, "dress")
         return pick({"mini": [f"is a mini {noun}", "is very short", "is short"] if noun != "pants" else
                      ["is shorts", "is very short"],
-                     "knee": [f"is knee length", f"is a midi {noun}"] if noun != "pants" else ["is cropped",
+                     "knee": ["is knee length", f"is a midi {noun}"] if noun != "pants" else ["is cropped",
                                                                                              "is knee length"],
                      "maxi": [f"is a maxi {noun}", "is floor length", "is full length"]}[new])
     if name == "heel":
