@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from .data import load_dataset
 from .data.base import EvalSplit
 from .data.torchdata import ImageDataset, QueryDataset, collate_queries
+from .errors import ValstudyError
 from .io import read_json, write_json
 from .metrics import evaluate_split
 from .models import build_model
@@ -52,7 +53,6 @@ def evaluate_model(model, dataset, vocab: Vocabulary, cfg: TrainConfig, device: 
     rows = []
     for protocol in protocols:
         if protocol not in dataset.protocols:
-            from .errors import ValstudyError
             raise ValstudyError(f"protocol {protocol!r} unknown for {dataset.name}; choose from "
                                 f"{', '.join(dataset.protocols)}")
         for split in dataset.eval_splits(protocol):

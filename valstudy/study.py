@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import json
 import os
 import shutil
 import subprocess
@@ -155,16 +154,15 @@ def _train_one(spec: RunSpec, runs_root: Path, threads: int) -> tuple[RunSpec, f
 
 def _train_locked(spec: RunSpec, run_dir: Path, threads: int) -> tuple[RunSpec, float, str]:
     how = "trained"
-    if (run_dir / "config.json").is_file():
-        from .training.configs import config_to_dict, get_config
+    from .training.configs import config_differences, get_config
 
-        want = json.loads(json.dumps(config_to_dict(get_config(spec.config, spec.overrides))))
-        if read_json(run_dir / "config.json") != want:  # the plan changed: this folder is the study's to replace
-            shutil.rmtree(run_dir)
-            run_dir.mkdir(parents=True)
-            how = "retrained (configuration changed)"
-        elif (run_dir / "results.json").is_file() and (run_dir / "final.pt").is_file():
-            return spec, 0.0, "reused"
+    diff = config_differences(get_config(spec.config, spec.overrides), run_dir)
+    if diff:  # the plan changed: this folder is the study's to replace
+        shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
+        how = "retrained (configuration changed)"
+    elif diff == [] and (run_dir / "results.json").is_file() and (run_dir / "final.pt").is_file():
+        return spec, 0.0, "reused"
     sets = [f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in spec.overrides.items()]
     cmd = [sys.executable, "-m", "valstudy", "train", "--config", spec.config, "--quiet", "--run-dir", str(run_dir),
            "--set", *sets]

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from ..config import ModelConfig
 from ..errors import ValstudyError
+from ..io import read_json
 
 
 @dataclass
@@ -160,6 +163,16 @@ def get_config(name: str, overrides: list[str] | dict[str, Any] | None = None) -
 def config_to_dict(cfg: TrainConfig) -> dict:
     """JSON-able dictionary of a configuration."""
     return asdict(cfg)
+
+
+def config_differences(cfg: TrainConfig, run_dir: str | Path) -> list[str] | None:
+    """Top-level keys in which ``cfg`` differs from the ``config.json`` saved in ``run_dir`` ([] = the same run);
+    None when the folder holds no configuration yet."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        return None
+    have, want = read_json(path), json.loads(json.dumps(config_to_dict(cfg)))  # tuples compare as saved lists
+    return sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
 
 
 def config_from_dict(d: dict) -> TrainConfig:

@@ -27,7 +27,7 @@ from ..models import build_model
 from ..text import Vocabulary, load_glove
 from .batches import StepBatches
 from .checkpoint import environment, git_sha, load_checkpoint, save_checkpoint
-from .configs import TrainConfig, config_to_dict
+from .configs import TrainConfig, config_differences, config_to_dict
 from .ema import EMA
 from .sides import lvs_triplets, make_transform
 
@@ -125,14 +125,10 @@ class Run:
 
     # ---- run folder -------------------------------------------------------------------------------------------
     def _check_run_dir(self) -> None:
-        cfg_file = self.dir / "config.json"
-        want = config_to_dict(self.cfg)
-        if cfg_file.is_file():
-            have = read_json(cfg_file)
-            if have != json.loads(json.dumps(want)):
-                diff = sorted(k for k in set(have) | set(want) if have.get(k) != json.loads(json.dumps(want)).get(k))
-                raise ValstudyError(f"{self.dir}: holds a run with another configuration (differs in "
-                                    f"{', '.join(diff)}); choose a new --run-dir or delete this one")
+        diff = config_differences(self.cfg, self.dir)
+        if diff:
+            raise ValstudyError(f"{self.dir}: holds a run with another configuration (differs in "
+                                f"{', '.join(diff)}); choose a new --run-dir or delete this one")
 
     def _write_provenance(self) -> None:
         if self.rank != 0:
