@@ -29,6 +29,7 @@ class DataConfig:
     check_images: bool = True              # stat every image when loading; missing ones are dropped and counted
     test_min_count: int = 1                # words seen fewer times map to <UNK> at test time (code: 2 for Shoes, FashionIQ)
     protocols: tuple[str, ...] = ()        # evaluation protocols; () = every protocol the dataset offers
+    val_fraction: float = 0.0              # share of training reference images held out as a validation split
 
 
 @dataclass

@@ -20,6 +20,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from ..data import load_dataset
+from ..data.validation import HeldOut
 from ..errors import ValstudyError
 from ..io import read_json, write_json, write_text
 from ..losses import build_loss
@@ -100,6 +101,9 @@ class Run:
         self.dataset = load_dataset(cfg.data.dataset, cfg.data.root, check_images=cfg.data.check_images)
         self.side_dataset = (load_dataset("fashion200k", cfg.side_info_root, check_images=cfg.data.check_images)
                              if cfg.side_info_root else None)
+        # A validation split carved out of the training set (never the test split) for the curves that choose the
+        # step budget; None trains on the whole training set and evaluates the test protocols during training.
+        self.holdout = HeldOut(self.dataset, cfg.data.val_fraction) if cfg.data.val_fraction > 0 else None
         vocab_file = self.dir / "vocab.json"
         if vocab_file.is_file():
             self.vocab = Vocabulary.from_state_dict(read_json(vocab_file))
@@ -193,7 +197,8 @@ class Run:
             triplets = lambda epoch: lvs_triplets(source, epoch, cfg.seed)  # noqa: E731
             image_path = source.image_path
         else:
-            triplets = lambda epoch: self.dataset.train_triplets(epoch=epoch, seed=cfg.seed)  # noqa: E731
+            train = self.holdout or self.dataset
+            triplets = lambda epoch: train.train_triplets(epoch=epoch, seed=cfg.seed)  # noqa: E731
             image_path = self.dataset.image_path
         stream = StepBatches(triplets, image_path, self.vocab, cfg.batch_size, make_transform(cfg.data, train=True),
                              seed=cfg.seed + (7919 if phase == "lvs" else 0), rank=self.rank, world_size=self.world)
@@ -245,7 +250,7 @@ class Run:
                     self._log({"step": self.step, "phase": phase, "loss": round(loss, 6),
                                "lr": self.scheduler.get_last_lr()[0],
                                "steps_per_s": round(done_now / max(time.time() - t0, 1e-9), 3)})
-                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.total_steps:
+                if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == self.total_steps):
                     self._evaluate_during_training()
                 if self.step % cfg.checkpoint_every == 0 and self.rank == 0:
                     save_checkpoint(self.dir / "checkpoint.pt", self._state())
@@ -279,9 +284,15 @@ class Run:
     def _evaluate_during_training(self) -> None:
         if self.rank != 0:
             return
-        from ..evaluation import evaluate_model
+        from ..evaluation import KS, evaluate_model, extract_features
+        from ..metrics import evaluate_split
 
-        rows = evaluate_model(self.ema.model, self.dataset, self.vocab, self.cfg, device=self.device)
+        if self.holdout is not None:
+            split = self.holdout.eval_split()
+            qf, gf = extract_features(self.ema.model, self.dataset, split, self.vocab, self.cfg, self.device)
+            rows = [evaluate_split(qf, gf, split, ks=KS[self.dataset.name], device=self.device)]
+        else:
+            rows = evaluate_model(self.ema.model, self.dataset, self.vocab, self.cfg, device=self.device)
         self._log({"step": self.step, "eval": [{k: r[k] for k in r if k != "ranks"} for r in rows]})
 
 
