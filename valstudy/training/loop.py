@@ -27,7 +27,7 @@ from ..models import build_model
 from ..text import Vocabulary, load_glove
 from .batches import StepBatches
 from .checkpoint import environment, git_sha, load_checkpoint, save_checkpoint
-from .configs import TrainConfig, config_differences, config_to_dict
+from ..config import TrainConfig, config_differences, config_to_dict
 from .ema import EMA
 from .sides import lvs_triplets, make_transform
 
@@ -44,7 +44,7 @@ def pick_device(name: str = "auto") -> torch.device:
     return dev
 
 
-def _distributed() -> tuple[int, int]:
+def init_distributed() -> tuple[int, int]:
     """Start the process group under torchrun (gloo on CPU, nccl on GPU); (rank, world size)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
@@ -87,8 +87,8 @@ class Run:
     """Everything a training run holds; built once, then ``fit()``."""
 
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, progress: bool = True):
-        self.cfg, self.dir, self.progress = cfg, Path(run_dir), progress
-        self.rank, self.world = _distributed()
+        self.cfg, self.dir, self.progress = cfg.validate(), Path(run_dir), progress
+        self.rank, self.world = init_distributed()
         self.device = pick_device(cfg.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
@@ -249,6 +249,8 @@ class Run:
                     self._evaluate_during_training()
                 if self.step % cfg.checkpoint_every == 0 and self.rank == 0:
                     save_checkpoint(self.dir / "checkpoint.pt", self._state())
+                if self.step in cfg.keep_checkpoints and self.rank == 0:
+                    save_checkpoint(self.dir / f"ckpt_{self.step}.pt", {"step": self.step, "ema": self.ema.state_dict()})
                 if stop_after is not None and done_now >= stop_after:
                     if bar is not None:
                         bar.close()
@@ -281,7 +283,14 @@ class Run:
             return
         from ..evaluation import evaluate_model
 
+        # Evaluation must not draw from the generators training uses (a data loader's iterator draws its base seed
+        # from the global one): a run with evaluations during training ends with the same weights as one without.
+        rng_cpu = torch.get_rng_state()
+        rng_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         rows = evaluate_model(self.ema.model, self.dataset, self.vocab, self.cfg, device=self.device)
+        torch.set_rng_state(rng_cpu)
+        if rng_cuda:
+            torch.cuda.set_rng_state_all(rng_cuda)
         self._log({"step": self.step, "eval": [{k: r[k] for k in r if k != "ranks"} for r in rows]})
 
 
