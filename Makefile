@@ -24,10 +24,10 @@ test: $(STAMP) ## run the test suite, then nbval on the stored notebooks (they r
 	$(PY) -m pytest --nbval-lax -q notebooks/
 
 data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
-	$(PY) -m valstudy.study data
+	$(PY) -m valstudy study data
 
 study: $(STAMP) ## the whole study: data, training, every notebook, every figure (DATA=real DATA_ROOT=... for real data)
-	$(PY) -m valstudy.study all --data $(DATA) --data-root $(DATA_ROOT)
+	$(PY) -m valstudy study all --data $(DATA) --data-root $(DATA_ROOT)
 
 bench: $(STAMP) ## the retrieval and training-step benchmarks
 	$(PY) bench/retrieval.py

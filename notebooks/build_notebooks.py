@@ -21,9 +21,9 @@ HERE = Path(__file__).resolve().parent
 PARAMETERS = '''\
 DATASET: str = "shoes"              # fashion200k | shoes | fashioniq
 PROFILE: str = "smoke"              # smoke (tiny data, seconds) | synthetic (the CPU study) | real (paper settings, GPU)
-DATA_ROOT: str = "build/smoke/data" # data folder of the profile (relative paths are relative to the repository)
-RUNS_ROOT: str = "build/smoke/runs" # run folders
-FIGURES_DIR: str = "build/smoke/figures"  # where figures and tables go (make study passes figures/)'''
+DATA_ROOT: str = ""                 # data folder; "" = the profile's (smoke: build/smoke/data, synthetic: data)
+RUNS_ROOT: str = ""                 # run folders; "" = the profile's (build/smoke/runs, runs/synthetic, runs/real)
+FIGURES_DIR: str = ""               # figures and tables; "" = the profile's (build/smoke/figures, figures/)'''
 
 PREPARE = '''\
 from valstudy import analysis, plotting
@@ -113,9 +113,7 @@ The paper's published numbers follow in a **separate table: real data, cited fro
 comparable to numbers on synthetic data."""),
     ("params", PARAMETERS),
     ("code", prepare_cell("results")),
-    ("code", """from valstudy.results import gather_results
-
-df = gather_results(study.runs_root / DATASET)
+    ("code", """df = study.results()
 methods = df[df["experiment"] == "methods"]
 summary = analysis.summary_table(methods)
 summary.to_csv(FIG / f"results_{DATASET}.csv")
@@ -143,23 +141,22 @@ NOTEBOOKS["ablations"] = [
     ("md", """# Ablations
 
 The composite transformer and the streams each ablation removes (the seed's Fig. 1), then every ablation the profile
-trains beside full VAL (seed 0): w/o SA, w/o JA; one level (low / mid / high) against all three; L_vv against
-L_vv + L_vs; the triplet loss against the softmax loss. R@K under the dataset's first protocol, averaged over
-categories."""),
+trains beside full VAL, over the same seeds: w/o SA, w/o JA; one level (low / mid / high) against all three; L_vv
+against L_vv + L_vs; the triplet loss against the softmax loss. R@K under the dataset's first protocol, averaged over
+categories and seeds."""),
     ("params", PARAMETERS),
     ("code", prepare_cell("ablations")),
     ("code", 'save(plotting.val_schematic(("full", "no_sa", "no_ja")), "schematic")'),
     ("code", """from valstudy.data import DATASETS
-from valstudy.results import gather_results
 from valstudy.study import ABLATIONS
 
 protocol = DATASETS[DATASET].protocols[0]
-table = analysis.ablation_table(gather_results(study.runs_root / DATASET), protocol)
+table = analysis.ablation_table(study.results(), protocol)
 not_run = [analysis.VARIANT_LABELS[a] for a in ABLATIONS if analysis.VARIANT_LABELS[a] not in table.index]
 print(f"protocol {protocol!r}; not trained in the {PROFILE} profile: {', '.join(not_run) or 'none'}")
 table.round(2)"""),
     ("code", """ks = analysis.recall_columns(table)
-save(plotting.recall_bars(table[ks].add_suffix(" mean"), ks, f"{DATASET}: ablations, seed 0, protocol '{protocol}' "
+save(plotting.recall_bars(table[ks].add_suffix(" mean"), ks, f"{DATASET}: ablations, mean over seeds, protocol '{protocol}' "
                           f"({PROFILE} profile)", group="variant"), "recall")
 analysis.record(FIG, NOTEBOOK, DATASET, {
     "profile": PROFILE, "protocol": protocol, "table": table.reset_index().to_dict("records"),

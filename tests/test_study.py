@@ -1,54 +1,115 @@
-"""The study plan and the reuse rule of ``make study``: a run is reused while its configuration is unchanged."""
+"""The study plan, its folders and the reuse rule of ``make study``: a run is reused while its configuration is
+unchanged; a changed configuration gets a new folder, and nothing is deleted."""
 import json
 import subprocess
+from pathlib import Path
 
-from valstudy.study import ABLATIONS, METHODS, PROFILES, RunSpec, _train_locked, absolute, plan
-from valstudy.training import get_config
-from valstudy.training.configs import config_to_dict
+import pytest
+
+from valstudy.config import ABLATIONS, METHODS, PROFILES, config_to_dict, get_config
+from valstudy.errors import ValstudyError
+from valstudy.evaluation import EVALUATION_VERSION
+from valstudy.study import RunSpec, absolute, plan, prepare, profile_paths, run_folder, train_run
+from valstudy.study.runner import describe_pending
 
 
-def test_synthetic_plan_has_every_method_over_three_seeds_and_every_ablation(tmp_path):
+def test_synthetic_plan_has_every_method_and_ablation_over_three_seeds(tmp_path):
     specs = plan("fashioniq", PROFILES["synthetic"], tmp_path)
     methods = [s for s in specs if s.labels["experiment"] == "methods"]
-    assert sorted((s.overrides["model.method"], s.overrides["seed"]) for s in methods) == sorted(
+    assert sorted((s.config.model.method, s.config.seed) for s in methods) == sorted(
         (m, seed) for m in METHODS for seed in (0, 1, 2))
-    ablations = {s.labels["variant"]: s.overrides for s in specs if s.labels["experiment"] == "ablations"}
-    assert set(ablations) == set(ABLATIONS)
-    assert ablations["no_ja"]["model.use_ja"] is False and ablations["no_ja"]["model.init_w_sa"] == 1.0
-    # FashionIQ pre-trains L_vs on Fashion200k (seed, section 2); only the seed-0 VAL run evaluates during training
-    assert ablations["lvs"]["side_info"] == "pretrain" and ablations["lvs"]["side_info_root"].endswith("fashion200k")
-    assert [s.name for s in specs if "eval_every" in s.overrides] == ["fashioniq/val/seed0"]
-    for s in specs:  # every override is a real configuration key
-        get_config(s.config, s.overrides)
+    ablations = [s for s in specs if s.labels["experiment"] == "ablations"]
+    assert sorted((s.labels["variant"], s.config.seed) for s in ablations) == sorted(
+        (a, seed) for a in ABLATIONS for seed in (0, 1, 2))
+    by = {s.name: s.config for s in specs}
+    no_ja = by["fashioniq/ablation_no_ja/seed1"]
+    assert no_ja.model.use_ja is False and no_ja.model.init_w_sa == 1.0 and no_ja.model.method == "val"
+    # FashionIQ pre-trains L_vs on Fashion200k (seed, section 2), for a third of its L_vv steps
+    lvs = by["fashioniq/ablation_lvs/seed0"]
+    assert lvs.side_info == "pretrain" and lvs.side_info_root.endswith("synthetic/fashion200k")
+    budget = get_config("fashioniq_synth").steps
+    assert lvs.pretrain_steps == budget // 3
+    for cfg in by.values():  # the step budget is the named configuration's; every run logs validation curves
+        assert cfg.steps == budget and cfg.eval_every == PROFILES["synthetic"].eval_every > 0
+        assert cfg.data.root == str(tmp_path / "synthetic" / "fashioniq")
+    assert {s.config.steps for s in plan("shoes", PROFILES["smoke"], tmp_path)} == {PROFILES["smoke"].steps}
 
 
-def test_relative_study_paths_are_relative_to_the_repository(tmp_path, monkeypatch):
+def test_paths_follow_the_profile_and_relative_paths_the_repository(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert absolute("data") == absolute(absolute("data")) and absolute("data").is_absolute()
-    assert absolute("data").parent.joinpath("valstudy", "study.py").is_file()
+    assert (absolute("valstudy") / "study" / "plan.py").is_file()
+    data, runs, figures = profile_paths("synthetic")
+    assert (data, runs, figures) == (absolute("data"), absolute("runs/synthetic"), absolute("figures"))
+    assert profile_paths("smoke")[1] == absolute("build/smoke/runs")
+    assert profile_paths("real", "elsewhere")[0] == absolute("elsewhere")
+    with pytest.raises(ValstudyError, match="runs of profile 'smoke' live there"):
+        profile_paths("synthetic", runs="build/smoke/runs")
 
 
-def _fake_training(calls):
+def _fake_processes(calls, write_results=True):
     def run(cmd, env, capture_output, text):
         calls.append(cmd)
+        run_dir = Path(cmd[cmd.index("--run-dir") + 1] if "--run-dir" in cmd else cmd[cmd.index("--run") + 1])
+        if "--config-file" in cmd:  # as the trainer: the configuration and the weights
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.json").write_text(Path(cmd[cmd.index("--config-file") + 1]).read_text())
+            (run_dir / "final.pt").write_text("weights")
+        if write_results:
+            (run_dir / "results.json").write_text(json.dumps({"evaluation_version": EVALUATION_VERSION}))
         return subprocess.CompletedProcess(cmd, 0, "", "")
     return run
 
 
-def test_a_run_is_reused_while_its_configuration_is_unchanged(tmp_path, monkeypatch):
+def test_a_run_is_reused_and_a_changed_configuration_gets_a_new_folder(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(subprocess, "run", _fake_training(calls))
-    spec = RunSpec("shoes/val/seed0", "shoes_synth", {"steps": 5, "seed": 0}, {"experiment": "methods"})
-    run_dir = tmp_path / spec.name
-    run_dir.mkdir(parents=True)
-    cfg = config_to_dict(get_config(spec.config, spec.overrides))
-    (run_dir / "config.json").write_text(json.dumps(cfg))
-    for f in ("results.json", "final.pt"):
-        (run_dir / f).write_text("x")
-    assert _train_locked(spec, run_dir, threads=1)[2] == "reused" and calls == []
-
-    changed = RunSpec(spec.name, spec.config, {"steps": 6, "seed": 0}, spec.labels)
-    assert _train_locked(changed, run_dir, threads=1)[2] == "retrained (configuration changed)"
-    assert len(calls) == 1 and "steps=6" in calls[0]
-    assert not (run_dir / "final.pt").exists()  # the stale run was removed, not mixed with the new one
+    monkeypatch.setattr(subprocess, "run", _fake_processes(calls))
+    spec = RunSpec("shoes/val/seed0", get_config("shoes_synth", {"steps": 5}), {"experiment": "methods"})
+    run_dir, _, how = train_run(spec, tmp_path)
+    assert (run_dir, how) == (tmp_path / "shoes" / "val" / "seed0", "trained") and len(calls) == 1
+    assert "--config-file" in calls[0] and "--set" not in calls[0]  # a typed configuration, not key=value strings
+    assert json.loads((run_dir / "config.json").read_text()) == config_to_dict(spec.config)
     assert json.loads((run_dir / "label.json").read_text()) == spec.labels
+    assert train_run(spec, tmp_path)[1:] == (0.0, "reused") and len(calls) == 1
+
+    changed = RunSpec(spec.name, get_config("shoes_synth", {"steps": 6}), spec.labels)
+    new_dir, _, how = train_run(changed, tmp_path)
+    assert new_dir.parent == run_dir.parent and new_dir.name.startswith("seed0-") and "new folder" in how
+    assert (run_dir / "final.pt").read_text() == "weights"  # the earlier run is untouched
+    assert json.loads((run_dir / "config.json").read_text())["steps"] == 5
+    assert run_folder(tmp_path, spec) == run_dir and run_folder(tmp_path, changed) == new_dir
+    assert train_run(changed, tmp_path)[2] == "reused" and train_run(spec, tmp_path)[2] == "reused"
+
+
+def test_a_finished_run_with_results_of_another_evaluation_is_re_evaluated_not_retrained(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", _fake_processes(calls))
+    spec = RunSpec("shoes/val/seed0", get_config("shoes_synth", {"steps": 5}), {"experiment": "methods"})
+    run_dir = train_run(spec, tmp_path)[0]
+    (run_dir / "results.json").write_text(json.dumps({"evaluation_version": EVALUATION_VERSION - 1}))
+    assert train_run(spec, tmp_path)[2] == "re-evaluated"
+    assert calls[-1][2:4] == ["valstudy", "eval"] and len(calls) == 2
+    assert json.loads((run_dir / "results.json").read_text())["evaluation_version"] == EVALUATION_VERSION
+
+
+def test_a_failed_run_is_one_line_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "boom\nlast"))
+    spec = RunSpec("shoes/val/seed0", get_config("shoes_synth"), {})
+    with pytest.raises(ValstudyError, match=r"run .*shoes/val/seed0 failed: last"):
+        train_run(spec, tmp_path)
+
+
+def test_prepare_announces_missing_runs_in_one_line(tmp_path, monkeypatch, capsys):
+    import valstudy.study.notebooks as nb
+
+    monkeypatch.setattr(nb, "ensure_data", lambda dataset, prof, data: Path(data) / dataset)
+    monkeypatch.setattr(subprocess, "run", _fake_processes([]))
+    study = prepare("shoes", "smoke", tmp_path / "data", tmp_path / "runs", tmp_path / "figures")
+    out = capsys.readouterr().out.splitlines()
+    n = len(study.specs)
+    assert out[0].startswith(f"{n} run(s) of profile 'smoke' to train, roughly") and 'PROFILE="smoke"' in out[0]
+    assert len(out) == 1 + n and all(line.startswith("[") for line in out[1:])
+    assert study.run_dirs() == [tmp_path / "runs" / s.name for s in study.specs]
+    prepare("shoes", "smoke", tmp_path / "data", tmp_path / "runs", tmp_path / "figures")
+    assert capsys.readouterr().out == ""  # everything reused: nothing to say
+    assert "smoke" in describe_pending(study.specs, PROFILES["smoke"], tmp_path / "runs")

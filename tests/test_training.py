@@ -133,3 +133,30 @@ def test_eval_cli_missing_run_is_one_line(tmp_path, capsys):
     assert main(["eval", "--run", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "nothing" in err and "not found" in err
+
+
+def test_evaluations_during_training_leave_the_weights_unchanged_and_snapshots_are_kept(roots, tmp_path):
+    train(tiny("shoes", roots["shoes"], steps=4), tmp_path / "plain", progress=False)
+    train(tiny("shoes", roots["shoes"], steps=4, eval_every=2, keep_checkpoints=(2, 3)), tmp_path / "curves",
+          progress=False)
+    for a, b in zip(_weights(tmp_path / "plain"), _weights(tmp_path / "curves")):
+        for k in a:
+            assert torch.equal(a[k], b[k]), k
+    evals = [json.loads(l) for l in (tmp_path / "curves" / "metrics.jsonl").read_text().splitlines() if "eval" in l]
+    assert [e["step"] for e in evals] == [2]
+    for step in (2, 3):
+        snap = torch.load(tmp_path / "curves" / f"ckpt_{step}.pt", weights_only=True)
+        assert snap["step"] == step and set(snap["ema"]) == set(_weights(tmp_path / "plain")[1])
+    assert not (tmp_path / "curves" / "ckpt_4.pt").exists() and not (tmp_path / "plain" / "ckpt_2.pt").exists()
+
+
+def test_train_cli_takes_a_saved_configuration(roots, tmp_path):
+    from valstudy.config import config_to_dict
+    from valstudy.io import write_json
+
+    cfg = tiny("shoes", roots["shoes"], steps=2, seed=3)
+    path = write_json(tmp_path / "request.json", config_to_dict(cfg))
+    assert main(["train", "--config-file", str(path), "--run-dir", str(tmp_path / "run"), "--quiet",
+                 "--no-eval"]) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text()) == config_to_dict(cfg)
+    assert main(["train", "--run-dir", str(tmp_path / "run2")]) == 2  # neither --config nor --config-file

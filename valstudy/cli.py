@@ -1,4 +1,4 @@
-"""Command line: ``python -m valstudy {data synth, data check, flops, train, eval, results}``.
+"""Command line: ``python -m valstudy {data synth, data check, flops, train, eval, results, study}``.
 
 User errors (bad input, missing data, weights or checkpoints) print one line naming the file and the problem and
 exit with status 2; no traceback.
@@ -9,9 +9,8 @@ import argparse
 import json
 import sys
 
+from .config import DATASETS as DATASET_NAMES
 from .errors import ValstudyError
-
-DATASET_NAMES = ("fashion200k", "shoes", "fashioniq")
 
 
 def _data_synth(args) -> int:
@@ -41,19 +40,29 @@ def _flops(args) -> int:
 
 
 def _train(args) -> int:
-    from .training import get_config, train
+    from .config import apply_overrides, get_config, load_config
+    from .training import train
 
-    cfg = get_config(args.config, args.set)
+    if (args.config is None) == (args.config_file is None):
+        raise ValstudyError("train: give one of --config NAME or --config-file PATH")
+    cfg = get_config(args.config, args.set) if args.config else apply_overrides(load_config(args.config_file),
+                                                                                 args.set)
     summary = train(cfg, args.run_dir, progress=not args.quiet)
     if summary.get("reused"):
         print(f"{args.run_dir}: finished run with this configuration found; reused (delete it to retrain)")
     if not args.no_eval:
         from .evaluation import eval_run
-        from .training.loop import _distributed
+        from .training import init_distributed
 
-        if _distributed()[0] == 0:
+        if init_distributed()[0] == 0:
             _print_results(eval_run(args.run_dir), json_out=False)
     return 0
+
+
+def _study(args) -> int:
+    from .study.command import run
+
+    return run(args)
 
 
 def _print_results(result: dict, json_out: bool) -> None:
@@ -119,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_flops)
 
     t = sub.add_parser("train", help="train (or resume) a run, then evaluate it")
-    t.add_argument("--config", required=True, help="a named configuration, e.g. shoes_synth or shoes_paper")
+    t.add_argument("--config", help="a named configuration, e.g. shoes_synth or shoes_paper")
+    t.add_argument("--config-file", help="a configuration saved as JSON (a run's config.json; the study writes one)")
     t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. model.method=tirg")
     t.add_argument("--run-dir", required=True)
     t.add_argument("--no-eval", action="store_true")
@@ -138,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--root", required=True)
     r.add_argument("--csv", action="store_true")
     r.set_defaults(func=_results)
+
+    from .study.command import add_arguments
+    st = sub.add_parser("study", help="the whole study: data, runs, notebooks, figures (make study)")
+    add_arguments(st)
+    st.set_defaults(func=_study)
     return p
 
 

@@ -1,13 +1,39 @@
-"""Configurations as dataclasses. Model settings live here; run settings in ``valstudy.configs``."""
+"""Every configuration of valstudy in one place: the bottom layer, imported by everything, importing nothing above.
+
+- Registries: the datasets, methods, backbones, levels, losses and side-information modes.
+- :class:`DataConfig`, :class:`ModelConfig`, :class:`TrainConfig`: each setting has one default, here.
+- The named configurations (``CONFIGS``): the paper's settings per real dataset (``*_paper``) and CPU settings per
+  synthetic one (``*_synth``); ``get_config(name, overrides)`` resolves one, with dotted ``key=value`` strings (the
+  CLI's ``--set``) or a dict.
+- The study's profiles (``PROFILES``) and ablations (``ABLATIONS``): how much of the study to run and which variants
+  of VAL it compares.
+
+A run saves its resolved configuration as ``config.json`` (:func:`config_to_dict`); :func:`config_from_dict` reads it
+back and :func:`config_differences` compares a configuration with a saved one.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+import dataclasses
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
 
-LEVELS = ("low", "mid", "high")
+from .errors import ValstudyError
+from .io import read_json
+
+# ---------------------------------------------------------------------------------------------------- registries
+DATASETS = ("fashion200k", "shoes", "fashioniq")
 METHODS = ("val", "tirg", "concat", "image_only", "text_only")
 BACKBONES = ("resnet50", "mobilenet_v1", "small")
+LEVELS = ("low", "mid", "high")
+LOSSES = ("triplet", "softmax")
+SIDE_INFO = ("none", "joint", "pretrain")
 
 
+# ---------------------------------------------------------------------------------------------------- types
 @dataclass
 class ModelConfig:
     """Everything that defines a model; one configuration covers VAL, its ablations and the baselines."""
@@ -30,7 +56,318 @@ class ModelConfig:
     text_dropout: float = 0.1             # dropout after max-over-time (code)
     glove_path: str | None = None         # GloVe text file to initialise embeddings; None = random (Xavier)
     small_width: int = 32                 # channel width of the first stage of the small CPU backbone
-    image_size: int = 64                  # square input side the model is built for: fixes each level's h x w, which the spatial-attention kernel covers (256 for resnet50 / mobilenet_v1 runs)
+    image_size: int = 64                  # square input side the model is built for: fixes each level's h x w, which the spatial-attention kernel covers; always equals DataConfig.image_size (TrainConfig checks)
     mobilenet_taps: tuple[int, int, int] = (6, 11, 13)  # MobileNet-v1 blocks tapped as low/mid/high (seed; the code taps 6/10/13)
     gate_bn_relu: bool = False            # authors' code quirk: BN+ReLU before the joint-attention sigmoids (off = paper)
     extra: dict = field(default_factory=dict)  # free-form options for experiments, saved with the run
+
+
+@dataclass
+class DataConfig:
+    """Which dataset, where, and how images are prepared."""
+
+    dataset: str = "shoes"                 # one of DATASETS
+    root: str = "data/synthetic/shoes"     # dataset root in its real layout
+    image_size: int = 64                   # square input side (code: 224 for MobileNet, 256 for ResNet-50); equals ModelConfig.image_size
+    random_resized_crop: bool = False      # FashionIQ (code): resize to a side in [size, size + size/10) then crop size
+    hflip: bool = True                     # random horizontal flip in training (code: always)
+    check_images: bool = True              # stat every image when loading; missing ones are dropped and counted
+    test_min_count: int = 1                # words seen fewer times map to <UNK> at test time (code: 2 for Shoes, FashionIQ)
+    protocols: tuple[str, ...] = ()        # evaluation protocols; () = every protocol the dataset offers
+    val_fraction: float = 0.0              # share of training reference images held out as a validation split
+
+
+@dataclass
+class TrainConfig:
+    """A whole training run. Field comments give the paper's value where it has one."""
+
+    name: str = "shoes_synth"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: str = "triplet"                  # one of LOSSES: triplet (authors' code) | softmax (TIRG's batch classification)
+    side_info: str = "none"                # L_vs, one of SIDE_INFO: none | joint (Fashion200k) | pretrain (Shoes, FashionIQ)
+    side_info_root: str = ""               # FashionIQ pre-trains L_vs on Fashion200k: that dataset's root
+    pretrain_steps: int = 0                # L_vs pre-training steps before L_vv (side_info = pretrain)
+    steps: int = 300                       # L_vv iterations (paper: 160k / 30k / 50k; the named configurations set it)
+    batch_size: int = 32                   # paper: 32
+    lr: float = 2e-4                       # Adam, paper: 2e-4
+    weight_decay: float = 4e-5             # on conv and linear weights (code)
+    lr_decay_at: float = 0.0               # fraction of steps after which lr x lr_decay (Fashion200k: 0.5); 0 = constant
+    lr_decay: float = 0.1
+    ema_decay: float = 0.9999              # EMA of the weights used at evaluation (code: 0.9999)
+    eval_every: int = 0                    # steps between evaluations during training; 0 = only at the end
+    checkpoint_every: int = 100            # steps between atomic checkpoints
+    keep_checkpoints: tuple[int, ...] = () # steps at which to keep the EMA weights as ckpt_<step>.pt (snapshots)
+    log_every: int = 10                    # steps between metric lines
+    seed: int = 0
+    num_workers: int = 0                   # data loader worker processes
+    device: str = "auto"                   # auto | cpu | cuda | cuda:N
+    deterministic: bool = False            # torch.use_deterministic_algorithms (slower on GPU)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> "TrainConfig":
+        """Check the values that depend on each other; returns ``self``. Raises ValstudyError naming the key."""
+        if self.data.image_size != self.model.image_size:
+            # The model's spatial-attention kernels are sized for model.image_size; images of another size would
+            # give maps the kernels do not cover.
+            raise ValstudyError(f"{self.name}: data.image_size {self.data.image_size} differs from model.image_size "
+                                f"{self.model.image_size}; set one (the other follows) or both to the same value")
+        for key, value, allowed in (("data.dataset", self.data.dataset, DATASETS),
+                                    ("model.method", self.model.method, METHODS),
+                                    ("model.backbone", self.model.backbone, BACKBONES), ("loss", self.loss, LOSSES),
+                                    ("side_info", self.side_info, SIDE_INFO)):
+            if value not in allowed:
+                raise ValstudyError(f"{self.name}: {key} {value!r} unknown; choose from {', '.join(allowed)}")
+        unknown = [lv for lv in self.model.levels if lv not in LEVELS]
+        if unknown or not self.model.levels:
+            raise ValstudyError(f"{self.name}: model.levels {self.model.levels!r}: choose one or more of "
+                                f"{', '.join(LEVELS)}")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------- named configurations
+def _synth(dataset: str, steps: int, **kw) -> TrainConfig:
+    return TrainConfig(
+        name=f"{dataset}_synth",
+        data=DataConfig(dataset=dataset, root=f"data/synthetic/{dataset}", image_size=64),
+        # A CPU miniature of the paper's model: the small backbone and a narrower text encoder (paper: 512-d words,
+        # 1024-unit LSTM, 512-d text feature), so a run trains in about a minute on 2 cores.
+        model=ModelConfig(backbone="small", image_size=64, small_width=16, word_dim=128, lstm_hidden=256,
+                          text_dim=128),
+        steps=steps, ema_decay=0.99, checkpoint_every=100, **kw)
+
+
+def _paper() -> dict[str, TrainConfig]:
+    f200k = TrainConfig(
+        name="fashion200k_paper",
+        data=DataConfig(dataset="fashion200k", root="data/real/fashion200k", image_size=224),
+        model=ModelConfig(backbone="mobilenet_v1", pretrained=True, image_size=224),
+        steps=160_000, lr_decay_at=0.5, side_info="joint", checkpoint_every=5000, log_every=100)
+    shoes = TrainConfig(
+        name="shoes_paper",
+        data=DataConfig(dataset="shoes", root="data/real/shoes", image_size=256, test_min_count=2),
+        model=ModelConfig(backbone="resnet50", pretrained=True, image_size=256),
+        steps=30_000, checkpoint_every=5000, log_every=100)
+    fiq = TrainConfig(
+        name="fashioniq_paper",
+        data=DataConfig(dataset="fashioniq", root="data/real/fashioniq", image_size=256,
+                        random_resized_crop=True, test_min_count=2),
+        model=ModelConfig(backbone="resnet50", pretrained=True, image_size=256),
+        steps=50_000, checkpoint_every=5000, log_every=100)
+    return {c.name: c for c in (f200k, shoes, fiq)}
+
+
+# The synthetic step budgets are the study's (the synthetic profile trains each run for its dataset's budget).
+CONFIGS: dict[str, TrainConfig] = {
+    **_paper(),
+    "fashion200k_synth": _synth("fashion200k", 200),
+    "shoes_synth": _synth("shoes", 200),
+    "fashioniq_synth": _synth("fashioniq", 200),
+}
+
+
+# ---------------------------------------------------------------------------------------------------- overrides
+def _parse_value(text: str, annotation: str) -> Any:
+    """A ``--set`` string as the field's declared type (``annotation`` as written in the dataclass)."""
+    t = str(annotation).replace(" ", "")
+    if t == "bool":
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+    if t.startswith("tuple["):
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        return tuple(int(x) for x in items) if t.startswith("tuple[int") else tuple(items)
+    if t == "int":
+        return int(text)
+    if t == "float":
+        return float(text)
+    if t == "dict":
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a JSON object, got {text!r}")
+        return value
+    if "None" in t:
+        return None if text.lower() in ("none", "") else text
+    return text
+
+
+def _field(obj, name: str, key: str):
+    known = {f.name: f for f in fields(obj)} if dataclasses.is_dataclass(obj) else {}
+    if name not in known:
+        raise ValstudyError(f"--set {key}: unknown configuration key {name!r} (known: {', '.join(known)})")
+    return known[name]
+
+
+def apply_overrides(cfg: TrainConfig, overrides: list[str] | dict[str, Any]) -> TrainConfig:
+    """A copy of ``cfg`` with dotted overrides applied (``["model.method=tirg"]`` or ``{"steps": 200}``).
+
+    Strings are parsed as the field's type; an unknown key is an error. ``data.image_size`` and
+    ``model.image_size`` are one setting: overriding one sets the other.
+    """
+    cfg = copy.deepcopy(cfg)
+    items = list(overrides.items()) if isinstance(overrides, dict) else [_split(o) for o in overrides]
+    for key, value in items:
+        obj, parts = cfg, key.split(".")
+        for p in parts[:-1]:
+            _field(obj, p, key)
+            obj = getattr(obj, p)
+        f = _field(obj, parts[-1], key)
+        if isinstance(value, str) and str(f.type).replace(" ", "") != "str":
+            try:
+                value = _parse_value(value, f.type)
+            except ValueError as e:
+                raise ValstudyError(f"--set {key}={value}: {e}") from None
+        elif isinstance(value, list):
+            value = tuple(value)
+        setattr(obj, parts[-1], value)
+    keys = {k for k, _ in items}
+    if "data.image_size" in keys and "model.image_size" not in keys:
+        cfg.model.image_size = cfg.data.image_size
+    elif "model.image_size" in keys and "data.image_size" not in keys:
+        cfg.data.image_size = cfg.model.image_size
+    return cfg.validate()
+
+
+def _split(item: str) -> tuple[str, str]:
+    if "=" not in item:
+        raise ValstudyError(f"--set {item}: expected key=value")
+    k, v = item.split("=", 1)
+    return k.strip(), v.strip()
+
+
+def get_config(name: str, overrides: list[str] | dict[str, Any] | None = None) -> TrainConfig:
+    """The named configuration with overrides applied.
+
+    >>> get_config("shoes_synth", ["model.method=tirg", "data.image_size=96"]).model.image_size
+    96
+    """
+    if name not in CONFIGS:
+        raise ValstudyError(f"unknown configuration {name!r}; choose from {', '.join(sorted(CONFIGS))}")
+    return apply_overrides(CONFIGS[name], overrides or [])
+
+
+# ---------------------------------------------------------------------------------------------------- saved form
+def config_to_dict(cfg: TrainConfig) -> dict:
+    """JSON-able dictionary of a configuration (the layout of a run's ``config.json``)."""
+    return json.loads(json.dumps(asdict(cfg)))  # tuples as lists, as saved
+
+
+def _build(cls, raw: dict, where: str):
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ValstudyError(f"{where}: unknown configuration key(s) {', '.join(unknown)}")
+    kw = {k: tuple(v) if str(known[k].type).startswith("tuple") and isinstance(v, list) else v
+          for k, v in raw.items()}
+    return kw
+
+
+def config_from_dict(d: dict, where: str = "configuration") -> TrainConfig:
+    """Inverse of :func:`config_to_dict` (tuples restored; keys absent take their defaults)."""
+    d = copy.deepcopy(d)
+    data = DataConfig(**_build(DataConfig, d.pop("data", {}), f"{where} [data]"))
+    model = ModelConfig(**_build(ModelConfig, d.pop("model", {}), f"{where} [model]"))
+    return TrainConfig(data=data, model=model, **_build(TrainConfig, d, where))
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """A configuration saved as JSON (a run's ``config.json``, or one the study writes for a run)."""
+    return config_from_dict(read_json(path, "configuration file", "pass a config.json written by valstudy"),
+                            str(path))
+
+
+_DEFAULTS = config_to_dict(TrainConfig())
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k in ("data", "model") and not prefix:
+            out.update(_flat(v, f"{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def config_differences(cfg: TrainConfig, run_dir: str | Path) -> list[str] | None:
+    """Dotted keys in which ``cfg`` differs from the ``config.json`` saved in ``run_dir`` ([] = the same run);
+    None when the folder holds no configuration yet.
+
+    A key the saved configuration lacks counts as its default, so adding an option with a default to the code
+    leaves finished runs valid; any other difference is reported.
+    """
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        return None
+    defaults = _flat(_DEFAULTS)
+    have = {**defaults, **_flat(read_json(path, "run configuration"))}
+    want = _flat(config_to_dict(cfg))
+    missing = object()
+    return sorted(k for k in set(have) | set(want) if have.get(k, missing) != want.get(k, missing))
+
+
+def config_hash(cfg: TrainConfig, length: int = 8) -> str:
+    """A short hash of the settings that differ from the defaults (so a new option at its default keeps it)."""
+    defaults = _flat(_DEFAULTS)
+    changed = {k: v for k, v in sorted(_flat(config_to_dict(cfg)).items()) if defaults.get(k, object()) != v}
+    return hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:length]
+
+
+# ---------------------------------------------------------------------------------------------------- the study
+@dataclass(frozen=True)
+class Profile:
+    """How much of the study to run. Step budgets come from each dataset's named configuration (``*_synth`` or
+    ``*_paper``); only ``smoke`` shortens them."""
+
+    name: str
+    data_size: str                       # synthetic dataset size (tiny | small | medium); "real" for real data
+    seeds: tuple[int, ...]               # random seeds of every run (method comparison and ablations)
+    methods: tuple[str, ...]
+    ablations: tuple[str, ...]
+    eval_every: int = 0                  # evaluations during training of every run (validation curves); 0 = none
+    steps: int | None = None             # None = the named configuration's steps (smoke: a few)
+    keep_checkpoints: tuple[int, ...] = ()  # snapshot steps kept in every run (ckpt_<step>.pt)
+    overrides: dict = field(default_factory=dict)  # further settings for every run
+
+    @property
+    def config_kind(self) -> str:
+        """Which named configurations the profile trains: ``paper`` (real data) or ``synth``."""
+        return "paper" if self.name == "real" else "synth"
+
+
+ABLATIONS: dict[str, dict] = {  # name -> overrides on top of VAL; the paper's ablations (its Tables 5-6)
+    "no_sa": {"model.use_sa": False},
+    # Without JA the authors' start (w_ja = 1, w_sa = 0) would make the output exactly zero, so the remaining SA
+    # stream starts at weight 1, as in the authors' first release (w_ja = 0, w_sa = 1).
+    "no_ja": {"model.use_ja": False, "model.init_w_sa": 1.0},
+    "low": {"model.levels": ("low",)},
+    "mid": {"model.levels": ("mid",)},
+    "high": {"model.levels": ("high",)},
+    "lvs": {},                # L_vv + L_vs: per dataset, see lvs_overrides
+    "softmax": {"loss": "softmax"},
+}
+
+
+def lvs_overrides(dataset: str, steps: int, side_info_root: str, paper: bool) -> dict:
+    """The L_vv + L_vs ablation per dataset (seed, section 2): Fashion200k trains L_vv and L_vs jointly with its
+    product descriptions; Shoes pre-trains L_vs on tagged images, FashionIQ on Fashion200k, then L_vv. The
+    pre-training lasts a third of the L_vv steps (10k iterations with the paper's configurations)."""
+    if dataset == "fashion200k":
+        return {"side_info": "joint"}
+    out = {"side_info": "pretrain", "pretrain_steps": 10_000 if paper else max(steps // 3, 1)}
+    return out if dataset == "shoes" else {**out, "side_info_root": side_info_root}
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", "tiny", (0,), ("val", "tirg", "image_only"), ("no_sa", "high"), eval_every=6,
+                     steps=12, overrides={"batch_size": 8, "checkpoint_every": 6, "log_every": 2,
+                                          "model.small_width": 8, "model.lstm_hidden": 64, "model.text_dim": 64,
+                                          "model.word_dim": 32}),
+    "synthetic": Profile("synthetic", "small", (0, 1, 2), METHODS, tuple(ABLATIONS), eval_every=25,
+                         overrides={"log_every": 10}),
+    "real": Profile("real", "real", (0,), ("val", "tirg"), ("no_sa", "no_ja", "lvs"), eval_every=5000),
+}

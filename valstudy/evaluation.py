@@ -22,10 +22,13 @@ from .metrics import evaluate_split
 from .models import build_model
 from .text import Vocabulary
 from .training.checkpoint import load_checkpoint
-from .training.configs import TrainConfig, config_from_dict
+from .config import TrainConfig, config_from_dict
 from .training.loop import pick_device
 from .training.sides import make_transform
 
+# Bump when evaluation changes what a run's results.json holds (protocols, features, scoring): the study then
+# re-evaluates finished runs (their weights are unchanged) instead of reusing their results.
+EVALUATION_VERSION = 1
 KS = {"fashion200k": (1, 10, 50), "shoes": (1, 10, 50), "fashioniq": (10, 50)}
 
 
@@ -97,7 +100,7 @@ def eval_run(run_dir: str | Path, protocols: Sequence[str] | None = None, weight
     result = {
         "run": cfg.name, "run_dir": str(run_dir), "dataset": cfg.data.dataset, "method": cfg.model.method,
         "seed": cfg.seed, "weights": weights, "git_sha": meta.get("git_sha", "unknown"),
-        "splits": rows, "summary": summarize(rows),
+        "evaluation_version": EVALUATION_VERSION, "splits": rows, "summary": summarize(rows),
     }
     write_json(run_dir / "results.json", result, indent=1)
     return result

@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
 from .io import read_json
 
 
-def gather_results(root: str | Path) -> pd.DataFrame:
+def gather_results(root: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     """One row per (run, protocol, category): run, dataset, method, seed, protocol, category, R@K, counts.
 
-    Extra configuration labels saved by the study (``label.json`` beside ``results.json``) become columns too.
+    ``root``: a folder searched for ``results.json`` files, or a list of such folders (e.g. the run folders of the
+    study's plan). Extra configuration labels saved by the study (``label.json`` beside ``results.json``) become
+    columns too.
     """
+    roots = [root] if isinstance(root, (str, Path)) else list(root)
     rows = []
-    for path in sorted(Path(root).rglob("results.json")):
+    for path in sorted({p for r in roots for p in Path(r).rglob("results.json")}):
         res = read_json(path)
         label_file = path.parent / "label.json"
         labels = read_json(label_file) if label_file.is_file() else {}

@@ -100,9 +100,11 @@ def paper_table(dataset: str) -> pd.DataFrame:
 
 
 def ablation_table(df: pd.DataFrame, protocol: str) -> pd.DataFrame:
-    """Full VAL (methods, seed 0) and each ablation run, R@K averaged over categories, under one protocol."""
-    full = df[(df["experiment"] == "methods") & (df["method"] == "val") & (df["seed"] == 0)].assign(variant="val")
+    """Full VAL and each ablation, R@K averaged over categories and over the ablations' seeds, under one protocol
+    (full VAL: its method-comparison runs of those seeds)."""
     abl = df[df["experiment"] == "ablations"]
+    seeds = set(abl["seed"]) if len(abl) else {0}
+    full = df[(df["experiment"] == "methods") & (df["method"] == "val") & df["seed"].isin(seeds)].assign(variant="val")
     sel = pd.concat([full, abl], ignore_index=True)
     sel = sel[sel["protocol"] == protocol]
     if sel.empty:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import DATASETS as DATASET_NAMES
 from ..errors import ValstudyError
 from .base import DataReport, EvalSplit, Query, Triplet
 from .fashion200k import Fashion200k
@@ -15,6 +16,7 @@ from .fashioniq import FashionIQ
 from .shoes import Shoes
 
 DATASETS = {"fashion200k": Fashion200k, "shoes": Shoes, "fashioniq": FashionIQ}
+assert tuple(DATASETS) == DATASET_NAMES
 
 __all__ = ["DATASETS", "load_dataset", "Fashion200k", "Shoes", "FashionIQ",
            "Triplet", "Query", "EvalSplit", "DataReport"]

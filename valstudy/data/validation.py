@@ -5,9 +5,9 @@ validation curves instead. :class:`HeldOut` wraps any loader: a fixed share of t
 out (chosen by a hash of the image key, so the choice is the same for every run, method and random seed); training
 uses only the triplets whose reference is kept, and validation queries are the held-out references' triplets.
 
-Validation protocol (target-only, like Shoes and FashionIQ's VAL protocol): gallery = every reference and target image
-of the validation queries; the query's own reference is excluded from its ranking; the annotated target is the one
-correct image. A held-out reference may still appear as the *target* of a training triplet: what is held out is the
+Validation protocol (target-only, like Shoes and FashionIQ's VAL protocol): gallery = every training image (and every
+image a validation query names), so that R@K ranks among as many images as the test split does; the query's own
+reference is excluded from its ranking; the annotated target is the one correct image. A held-out reference may still appear as the *target* of a training triplet: what is held out is the
 composition (reference, text), which is what a converged model must generalise to.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ class HeldOut:
                 if self._is_held(t.reference) and t.reference != t.target and item not in seen:
                     seen.add(item)
                     queries.append(Query(t.reference, t.text, t.target, t.category))
-            gallery = sorted({k for q in queries for k in (q.reference, q.target)})
+            gallery = sorted(set(self.dataset.train_images()) | {k for q in queries for k in (q.reference, q.target)})
             index = {k: i for i, k in enumerate(gallery)}
             self._split = EvalSplit(f"{self.name}/validation", "validation", queries, gallery,
                                     positives=[frozenset({index[q.target]}) for q in queries],

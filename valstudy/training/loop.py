@@ -28,7 +28,7 @@ from ..models import build_model
 from ..text import Vocabulary, load_glove
 from .batches import StepBatches
 from .checkpoint import environment, git_sha, load_checkpoint, save_checkpoint
-from .configs import TrainConfig, config_differences, config_to_dict
+from ..config import TrainConfig, config_differences, config_to_dict
 from .ema import EMA
 from .sides import lvs_triplets, make_transform
 
@@ -45,7 +45,7 @@ def pick_device(name: str = "auto") -> torch.device:
     return dev
 
 
-def _distributed() -> tuple[int, int]:
+def init_distributed() -> tuple[int, int]:
     """Start the process group under torchrun (gloo on CPU, nccl on GPU); (rank, world size)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
@@ -88,8 +88,8 @@ class Run:
     """Everything a training run holds; built once, then ``fit()``."""
 
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, progress: bool = True):
-        self.cfg, self.dir, self.progress = cfg, Path(run_dir), progress
-        self.rank, self.world = _distributed()
+        self.cfg, self.dir, self.progress = cfg.validate(), Path(run_dir), progress
+        self.rank, self.world = init_distributed()
         self.device = pick_device(cfg.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
@@ -254,6 +254,8 @@ class Run:
                     self._evaluate_during_training()
                 if self.step % cfg.checkpoint_every == 0 and self.rank == 0:
                     save_checkpoint(self.dir / "checkpoint.pt", self._state())
+                if self.step in cfg.keep_checkpoints and self.rank == 0:
+                    save_checkpoint(self.dir / f"ckpt_{self.step}.pt", {"step": self.step, "ema": self.ema.state_dict()})
                 if stop_after is not None and done_now >= stop_after:
                     if bar is not None:
                         bar.close()
@@ -287,12 +289,19 @@ class Run:
         from ..evaluation import KS, evaluate_model, extract_features
         from ..metrics import evaluate_split
 
+        # Evaluation must not draw from the generators training uses (a data loader's iterator draws its base seed
+        # from the global one): a run with evaluations during training ends with the same weights as one without.
+        rng_cpu = torch.get_rng_state()
+        rng_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         if self.holdout is not None:
             split = self.holdout.eval_split()
             qf, gf = extract_features(self.ema.model, self.dataset, split, self.vocab, self.cfg, self.device)
             rows = [evaluate_split(qf, gf, split, ks=KS[self.dataset.name], device=self.device)]
         else:
             rows = evaluate_model(self.ema.model, self.dataset, self.vocab, self.cfg, device=self.device)
+        torch.set_rng_state(rng_cpu)
+        if rng_cuda:
+            torch.cuda.set_rng_state_all(rng_cuda)
         self._log({"step": self.step, "eval": [{k: r[k] for k in r if k != "ranks"} for r in rows]})
 
 

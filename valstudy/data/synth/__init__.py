@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import __version__
+from ...config import DATASETS
 from ...errors import ValstudyError
 from ...io import read_json
 from .writers import Extras, write_extras, write_fashion200k, write_fashioniq, write_shoes
@@ -25,7 +26,6 @@ from .writers import Extras, write_extras, write_fashion200k, write_fashioniq, w
 __all__ = ["synthesize", "DATASETS", "SIZES", "SYNTH_VERSION"]
 
 SYNTH_VERSION = 1
-DATASETS = ("fashion200k", "shoes", "fashioniq")
 # "tiny" is for tests (about a second); "small" trains for a few minutes on CPU; "medium" is four times "small".
 SIZES = {
     "tiny": {"f200k_products": 40, "views": (2, 3), "shoes_images": 100, "fiq_images": 45},

@@ -1,0 +1,109 @@
+"""The study's plan: where each profile keeps its data, runs and figures, and every run a dataset's notebooks need.
+
+Run folders: ``<runs>/<dataset>/<variant>/seed<k>`` under the profile's runs root (``runs/<profile>``, or
+``build/smoke/runs`` for the smoke profile). A folder is never deleted or overwritten: when the plan's configuration
+for a run differs from the one a folder holds, the run goes to ``seed<k>-<hash>`` beside it (a short hash of the
+configuration's non-default settings); :func:`run_folder` finds whichever holds the plan's configuration.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import (ABLATIONS, DATASETS, PROFILES, Profile, TrainConfig, config_differences, config_hash,
+                      get_config, lvs_overrides)
+from ..errors import ValstudyError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def absolute(path: str | Path) -> Path:
+    """A study path: relative paths are relative to the repository, whatever the working folder (a notebook's is
+    ``notebooks/``), so ``make study`` and every notebook name the same data and runs."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO / path
+
+
+def get_profile(name: str) -> Profile:
+    """The named profile; an unknown name is an error listing the known ones."""
+    if name not in PROFILES:
+        raise ValstudyError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def profile_paths(profile: str, data: str | Path | None = None, runs: str | Path | None = None,
+                  figures: str | Path | None = None) -> tuple[Path, Path, Path]:
+    """(data root, runs root, figures folder) of a profile, absolute; an argument given (not None or "") wins.
+
+    smoke: ``build/smoke/{data,runs,figures}``; synthetic: ``data/``, ``runs/synthetic``, ``figures/``;
+    real: ``data/real``, ``runs/real``, ``figures/real``. A runs root inside another profile's folder is refused.
+    """
+    get_profile(profile)
+    default = {"smoke": ("build/smoke/data", "build/smoke/runs", "build/smoke/figures"),
+               "synthetic": ("data", "runs/synthetic", "figures"),
+               "real": ("data/real", "runs/real", "figures/real")}[profile]
+    out = tuple(absolute(given or d) for given, d in zip((data, runs, figures), default))
+    others = [p for p in PROFILES if p != profile and p in out[1].relative_to(out[1].anchor).parts]
+    if others:
+        raise ValstudyError(f"{out[1]}: runs of profile {others[0]!r} live there; profile {profile!r} keeps its runs "
+                            f"under {absolute(default[1])} (leave RUNS_ROOT empty)")
+    return out  # type: ignore[return-value]
+
+
+def data_root(dataset: str, profile: Profile, root: str | Path) -> Path:
+    """A dataset's folder: ``<root>/<dataset>`` for real data, ``<root>/<profile>/<dataset>`` for generated data."""
+    return Path(root) / dataset if profile.name == "real" else Path(root) / profile.name / dataset
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the plan: its folder name under the runs root, its configuration and table labels."""
+
+    name: str
+    config: TrainConfig
+    labels: dict
+
+
+def run_config(dataset: str, profile: Profile, root: str | Path, method: str = "val", seed: int = 0,
+               ablation: str | None = None) -> TrainConfig:
+    """The configuration of one run: the dataset's named configuration, the profile's settings, the variant."""
+    name = f"{dataset}_{profile.config_kind}"
+    over = {**profile.overrides, "data.root": str(data_root(dataset, profile, root)), "model.method": method,
+            "seed": seed, "eval_every": profile.eval_every, "keep_checkpoints": profile.keep_checkpoints}
+    if profile.steps is not None:
+        over["steps"] = profile.steps
+    if ablation is not None:
+        if ablation not in ABLATIONS:
+            raise ValstudyError(f"unknown ablation {ablation!r}; choose from {', '.join(ABLATIONS)}")
+        steps = profile.steps if profile.steps is not None else get_config(name).steps
+        over.update(ABLATIONS[ablation] or lvs_overrides(dataset, steps, str(data_root("fashion200k", profile, root)),
+                                                        paper=profile.config_kind == "paper"))
+    return get_config(name, over)
+
+
+def plan(dataset: str, profile: Profile, root: str | Path) -> list[RunSpec]:
+    """Every run a dataset's notebooks need under a profile: each method and each ablation over the profile's
+    seeds."""
+    if dataset not in DATASETS:
+        raise ValstudyError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    specs = [RunSpec(f"{dataset}/{method}/seed{seed}", run_config(dataset, profile, root, method, seed),
+                     {"experiment": "methods", "variant": method})
+             for seed in profile.seeds for method in profile.methods]
+    specs += [RunSpec(f"{dataset}/ablation_{name}/seed{seed}", run_config(dataset, profile, root, "val", seed, name),
+                      {"experiment": "ablations", "variant": name})
+              for seed in profile.seeds for name in profile.ablations]
+    return specs
+
+
+def run_folder(runs_root: str | Path, spec: RunSpec) -> Path:
+    """The folder holding (or to hold) ``spec``'s run: ``<name>`` unless that holds another configuration, then
+    ``<name>-<hash>``. Raises when both hold other configurations (nothing is ever replaced)."""
+    base = Path(runs_root) / spec.name
+    if not config_differences(spec.config, base):  # None (no run yet) or [] (this run)
+        return base
+    alt = base.with_name(f"{base.name}-{config_hash(spec.config)}")
+    diff = config_differences(spec.config, alt)
+    if diff:
+        raise ValstudyError(f"{alt}: holds a run of another configuration (differs in {', '.join(diff)}); move it "
+                            f"away to train this plan's run there")
+    return alt
