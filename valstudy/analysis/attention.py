@@ -142,3 +142,62 @@ def region_mass(maps: list[dict], masks: list[np.ndarray | None], levels) -> pd.
         rows[lv] = {"attention_mass": np.mean(mass) if mass else np.nan,
                     "area_fraction": np.mean(area) if area else np.nan, "queries": len(mass)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def image_dependence(maps: list[dict], levels, kind: str = "spatial") -> pd.DataFrame:
+    """How much a level's attention map depends on the query at all.
+
+    Per level: ``map_correlation``, the mean Pearson correlation between the maps of two different queries
+    (1 = every query gets the same map, whatever its image and text; 0 = maps unrelated across queries), and
+    ``spread``, the mean across positions of the standard deviation over queries divided by the mean map value
+    (0 = identical maps). Queries whose map is constant (no spatial variation) are counted in ``flat`` and left out
+    of the correlation.
+    """
+    rows = {}
+    for lv in levels:
+        stack = np.stack([m[kind][lv].ravel() for m in maps if lv in m.get(kind, {})]) if maps else np.empty((0, 0))
+        if len(stack) < 2:
+            rows[lv] = {"map_correlation": np.nan, "spread": np.nan, "queries": len(stack), "flat": 0}
+            continue
+        centred = stack - stack.mean(axis=1, keepdims=True)
+        norm = np.linalg.norm(centred, axis=1)
+        ok = norm > 1e-9 * max(float(np.abs(stack).max()), 1e-12)
+        z = centred[ok] / norm[ok, None]  # (n, hw), unit rows
+        n = len(z)
+        if n >= 2:
+            s = z.sum(axis=0)
+            corr = float((s @ s - n) / (n * (n - 1)))  # mean over ordered pairs i != j of z_i . z_j
+        else:
+            corr = np.nan
+        spread = float(np.mean(stack.std(axis=0) / np.maximum(np.abs(stack.mean(axis=0)), 1e-12)))
+        rows[lv] = {"map_correlation": corr, "spread": spread, "queries": len(stack), "flat": int((~ok).sum())}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def region_summary(maps: list[dict], masks: list[np.ndarray | None], levels) -> pd.DataFrame:
+    """:func:`region_mass` with ``ratio`` (mass inside the changed region over its area share: 1 = uniform, above
+    1 = the map favours the changed region) and :func:`image_dependence`'s columns for the spatial maps."""
+    table = region_mass(maps, masks, levels)
+    table["ratio"] = table["attention_mass"] / table["area_fraction"]
+    return table.join(image_dependence(maps, levels)[["map_correlation", "spread"]])
+
+
+def attention_along_training(run_dir: str | Path, dataset, queries, masks, vocab, cfg,
+                             device: str | torch.device = "cpu") -> pd.DataFrame:
+    """:func:`region_summary` for each snapshot a run kept (``ckpt_<step>.pt``, EMA weights) and for its final
+    weights: one row per (step, level)."""
+    from ..models import build_model
+    from ..training.checkpoint import load_checkpoint
+
+    run_dir = Path(run_dir)
+    snapshots = sorted((int(p.stem.split("_")[1]), p) for p in run_dir.glob("ckpt_*.pt"))
+    final = load_checkpoint(run_dir / "final.pt", map_location="cpu")
+    snapshots = [(s, p) for s, p in snapshots if s < int(final["step"])] + [(int(final["step"]), run_dir / "final.pt")]
+    model = build_model(cfg.model, len(vocab)).to(device).eval()
+    frames = []
+    for step, path in snapshots:
+        state = final if path.name == "final.pt" else load_checkpoint(path, map_location="cpu")
+        model.load_state_dict(state["ema"], strict=True)
+        table = region_summary(attention_maps(model, dataset, queries, vocab, cfg), masks, model.levels)
+        frames.append(table.assign(step=step).rename_axis("level").reset_index())
+    return pd.concat(frames, ignore_index=True)
