@@ -29,9 +29,13 @@ def test_synthetic_plan_has_every_method_and_ablation_over_three_seeds(tmp_path)
     assert lvs.side_info == "pretrain" and lvs.side_info_root.endswith("synthetic/fashion200k")
     budget = get_config("fashioniq_synth").steps
     assert lvs.pretrain_steps == budget // 3
-    for cfg in by.values():  # the step budget is the named configuration's; every run logs validation curves
-        assert cfg.steps == budget and cfg.eval_every == PROFILES["synthetic"].eval_every > 0
+    evaluations = PROFILES["synthetic"].evaluations
+    for name, cfg in by.items():  # the step budget is the named configuration's; every run logs validation curves
+        assert cfg.steps == budget and cfg.eval_every == budget // evaluations > 0 and cfg.data.val_fraction > 0
         assert cfg.data.root == str(tmp_path / "synthetic" / "fashioniq")
+        # VAL's method runs keep snapshots for the attention along training; nothing else does
+        assert bool(cfg.keep_checkpoints) == ("/val/" in name)
+        assert all(0 < s < budget for s in cfg.keep_checkpoints)
     assert {s.config.steps for s in plan("shoes", PROFILES["smoke"], tmp_path)} == {PROFILES["smoke"].steps}
 
 

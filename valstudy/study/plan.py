@@ -69,13 +69,17 @@ def run_config(dataset: str, profile: Profile, root: str | Path, method: str = "
     """The configuration of one run: the dataset's named configuration, the profile's settings, the variant."""
     name = f"{dataset}_{profile.config_kind}"
     over = {**profile.overrides, "data.root": str(data_root(dataset, profile, root)), "model.method": method,
-            "seed": seed, "eval_every": profile.eval_every, "keep_checkpoints": profile.keep_checkpoints}
+            "seed": seed}
+    steps = profile.steps if profile.steps is not None else get_config(name).steps
     if profile.steps is not None:
-        over["steps"] = profile.steps
+        over["steps"] = steps
+    if profile.evaluations:  # validation curves: evenly spaced evaluations, the last one at the final step
+        over["eval_every"] = max(steps // profile.evaluations, 1)
+    if method == "val" and ablation is None and profile.snapshots:  # attention along training (VAL only)
+        over["keep_checkpoints"] = tuple(sorted({max(int(round(f * steps)), 1) for f in profile.snapshots}))
     if ablation is not None:
         if ablation not in ABLATIONS:
             raise ValstudyError(f"unknown ablation {ablation!r}; choose from {', '.join(ABLATIONS)}")
-        steps = profile.steps if profile.steps is not None else get_config(name).steps
         over.update(ABLATIONS[ablation] or lvs_overrides(dataset, steps, str(data_root("fashion200k", profile, root)),
                                                         paper=profile.config_kind == "paper"))
     return get_config(name, over)
