@@ -7,7 +7,10 @@ The model (backbone, image size, text encoder sizes) comes from the named traini
 shoes_paper`` times ResNet-50 at 256 px (randomly initialised: timing needs no pretrained weights).
 
 The difference between VAL and the backbone alone is the measured cost of the composite transformers and the text
-encoder in training (forward + backward + Adam step); nothing here is quoted from the paper.
+encoder in training (forward + backward + Adam step); nothing here is quoted from the paper. The row "VAL
+(explicit)" times the same model with its composite transformers on their explicit formulas (``set_fast_paths``):
+the cost before the fast paths, measured in the same run. ``cpu_s`` is the process's CPU time per step (all its
+threads), which other processes on a shared machine disturb far less than the wall-clock ``median_s``.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from valstudy.training.configs import get_config  # noqa: E402
 from valstudy.losses import build_loss  # noqa: E402
 from valstudy.models import build_model  # noqa: E402
+from valstudy.models.composite_transformer import set_fast_paths  # noqa: E402
 from valstudy.text import TextBatch  # noqa: E402
 from valstudy.training.loop import pick_device  # noqa: E402
 
@@ -35,17 +39,19 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def time_steps(step, device, steps: int, warmup: int = 2) -> list[float]:
+def time_steps(step, device, steps: int, warmup: int = 2) -> tuple[list[float], list[float]]:
+    """Wall-clock and process CPU seconds of each of ``steps`` calls, after ``warmup`` calls."""
     for _ in range(warmup):
         step()
     _sync(device)
-    out = []
+    wall, cpu = [], []
     for _ in range(steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         step()
         _sync(device)
-        out.append(time.perf_counter() - t)
-    return out
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return wall, cpu
 
 
 def main() -> None:
@@ -55,6 +61,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--no-explicit", dest="explicit", action="store_false",
+                   help="skip the row timing VAL on its explicit formulas")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     if a.threads:
@@ -68,9 +76,12 @@ def main() -> None:
     texts = TextBatch(torch.randint(1, vocab, (a.batch, T), device=device),
                       torch.full((a.batch,), T, dtype=torch.long, device=device))
     rows = {}
-    for label, method in (("VAL", "val"), ("TIRG", "tirg"), ("backbone only", None)):
+    for label, method in (("VAL", "val"), ("VAL (explicit)", "val"), ("TIRG", "tirg"), ("backbone only", None)):
+        if label == "VAL (explicit)" and not a.explicit:
+            continue
+        torch.manual_seed(0)
         cfg = dataclasses.replace(model_cfg, method=method or "image_only")
-        model = build_model(cfg, vocab).to(device).train()
+        model = set_fast_paths(build_model(cfg, vocab), label != "VAL (explicit)").to(device).train()
         loss_fn = build_loss("triplet", len(model.levels)).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=2e-4)
 
@@ -83,21 +94,24 @@ def main() -> None:
             loss_fn(q, t).backward()
             opt.step()
 
-        times = time_steps(step, device, a.steps)
-        rows[label] = {"median_s": statistics.median(times), "min_s": min(times),
+        times, cpu = time_steps(step, device, a.steps)
+        rows[label] = {"median_s": statistics.median(times), "min_s": min(times), "cpu_s": statistics.median(cpu),
                        "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
-    base = rows["backbone only"]["median_s"]
+    base, tirg = rows["backbone only"], rows["TIRG"]
     for r in rows.values():
-        r["vs_backbone"] = r["median_s"] / base
+        r["vs_backbone"] = r["median_s"] / base["median_s"]
+        r["vs_tirg"], r["cpu_vs_tirg"] = r["median_s"] / tirg["median_s"], r["cpu_s"] / tirg["cpu_s"]
     if a.json:
         print(json.dumps({"device": str(device), "config": a.config, "backbone": model_cfg.backbone, "image_size": size,
                           "batch": a.batch, "threads": torch.get_num_threads(), "rows": rows}, indent=1))
         return
     print(f"training step, {a.config}: {model_cfg.backbone} backbone, batch {a.batch}, {size} px, {device}, "
           f"{torch.get_num_threads()} threads, median of {a.steps}")
-    print(f"{'model':<15}{'s/step':>10}{'min s':>10}{'x backbone':>12}{'params (M)':>12}")
+    print(f"{'model':<16}{'s/step':>9}{'min s':>9}{'cpu s':>9}{'x backbone':>12}{'x TIRG':>8}{'cpu x TIRG':>12}"
+          f"{'params (M)':>12}")
     for k, r in rows.items():
-        print(f"{k:<15}{r['median_s']:>10.4f}{r['min_s']:>10.4f}{r['vs_backbone']:>12.2f}{r['params_m']:>12.2f}")
+        print(f"{k:<16}{r['median_s']:>9.4f}{r['min_s']:>9.4f}{r['cpu_s']:>9.4f}{r['vs_backbone']:>12.2f}"
+              f"{r['vs_tirg']:>8.2f}{r['cpu_vs_tirg']:>12.2f}{r['params_m']:>12.2f}")
 
 
 if __name__ == "__main__":

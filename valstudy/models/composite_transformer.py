@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import ValstudyError
+from .attention_kernels import attention, map_conv, map_conv_matrix
 
 
 def _conv1x1_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
@@ -19,16 +20,31 @@ def _conv1x1_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class CompositeFunction(nn.Module):
-    """F_c: tile t over h x w, concatenate to X, 1x1 conv to c, BN, ReLU -> V."""
+    """F_c: tile t over h x w, concatenate to X, 1x1 conv to c, BN, ReLU -> V.
+
+    The 1x1 conv's weight W = [W_x, W_t] acts on [X; tile(t)] as W_x X + W_t t at every position, so ``forward``
+    computes a c -> c conv of X plus one (text_dim -> c) product per image, broadcast over h x w: the same map
+    without building the tiled tensor. :meth:`explicit` is the tile-and-concatenate formula.
+    """
 
     def __init__(self, c: int, text_dim: int):
         super().__init__()
         self.fuse = _conv1x1_bn_relu(c + text_dim, c)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def explicit(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
         tiled = t[:, :, None, None].expand(b, t.shape[1], h, w)  # (B, text_dim, h, w)
         return self.fuse(torch.cat([x, tiled], dim=1))  # (B, c, h, w)
+
+    fast = True  # False: the explicit formula (set_fast_paths)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if not self.fast:
+            return self.explicit(x, t)
+        c = x.shape[1]
+        weight = self.fuse[0].weight  # (c, c + text_dim, 1, 1)
+        y = F.conv2d(x, weight[:, :c]) + F.linear(t, weight[:, c:, 0, 0])[:, :, None, None]  # (B, c, h, w)
+        return self.fuse[2](self.fuse[1](y))  # BN, ReLU: (B, c, h, w)
 
 
 class SelfAttentionStream(nn.Module):
@@ -38,6 +54,8 @@ class SelfAttentionStream(nn.Module):
     with bias-free 1x1 F_Q, F_K, F_V to c-bar (the code's ``tf.split`` then per-head dense layers). The per-head
     projections are stored as one grouped 1x1 conv (groups = num_heads), which is the same map.
     """
+
+    fast = True  # False: the explicit formula (set_fast_paths)
 
     def __init__(self, c: int, num_heads: int = 2, attn_dropout: float = 0.1):
         super().__init__()
@@ -51,6 +69,21 @@ class SelfAttentionStream(nn.Module):
         self.f_sa = _conv1x1_bn_relu(c, c)
 
     def forward(self, v: torch.Tensor, return_attention: bool = False):
+        """A_sa (B, c, h, w); with ``return_attention`` also the weights (B, heads, hw, hw) by :meth:`explicit`."""
+        if return_attention or not self.fast:
+            return self.explicit(v, return_attention=return_attention)
+        b, c, h, w = v.shape
+        heads, d = self.num_heads, self.head_dim
+        # F_Q, F_K, F_V as one grouped conv: group g maps head g's d channels to its [q; k; v] (3d channels).
+        weight = torch.stack([f.weight.view(heads, d, d) for f in (self.f_q, self.f_k, self.f_v)], dim=1)
+        qkv = F.conv2d(v, weight.view(3 * c, d, 1, 1), groups=heads)  # (B, 3c, h, w)
+        qkv = qkv.view(b, heads, 3, d, h * w)  # (B, heads, [q k v], c-bar, hw): channel layout, no transposes
+        p = self.attn_dropout.p if self.training else 0.0
+        out = attention(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], dropout_p=p)  # (B, heads, c-bar, hw)
+        return self.f_sa(out.reshape(b, c, h, w))  # concatenate the heads, F_sa: (B, c, h, w)
+
+    def explicit(self, v: torch.Tensor, return_attention: bool = False):
+        """The formula step by step, materialising the weights (and nn.Dropout's mask in training)."""
         b, c, h, w = v.shape
         n, d = h * w, self.head_dim
 
@@ -77,6 +110,8 @@ class JointAttentionStream(nn.Module):
     gates lie in [0.5, 1)); the default follows the paper (conv with bias, then sigmoid).
     """
 
+    fast = True  # False: the h x w convolution itself (set_fast_paths)
+
     def __init__(self, c: int, spatial_size: tuple[int, int], gate_bn_relu: bool = False):
         super().__init__()
         self.kernel = tuple(int(s) for s in spatial_size)
@@ -89,10 +124,21 @@ class JointAttentionStream(nn.Module):
         else:
             self.f_ch = nn.Conv2d(c, c, 1)
             self.f_sp = nn.Conv2d(1, 1, self.kernel)
+        # F_sp on an h x w map as one (hw, hw) matrix product (same map; see attention_kernels.map_conv_matrix).
+        self.register_buffer("sp_index", map_conv_matrix(self.kernel, self.kernel, self.padding), persistent=False)
+
+    def spatial_conv(self, m: torch.Tensor) -> torch.Tensor:
+        """F_sp on the channel-mean map m (B, 1, h, w) -> (B, 1, h, w), before the sigmoid."""
+        conv = self.f_sp[0] if isinstance(self.f_sp, nn.Sequential) else self.f_sp
+        if self.fast and tuple(m.shape[2:]) == self.kernel:
+            out = map_conv(m, conv.weight, conv.bias, self.sp_index)
+        else:  # another input size: the convolution itself
+            out = F.conv2d(F.pad(m, self.padding), conv.weight, conv.bias)
+        return self.f_sp[2](self.f_sp[1](out)) if isinstance(self.f_sp, nn.Sequential) else out
 
     def forward(self, x: torch.Tensor, v: torch.Tensor, return_attention: bool = False):
         ch = torch.sigmoid(self.f_ch(v.mean(dim=(2, 3), keepdim=True)))  # (B, c, 1, 1)
-        sp = torch.sigmoid(self.f_sp(F.pad(v.mean(dim=1, keepdim=True), self.padding)))  # (B, 1, h, w)
+        sp = torch.sigmoid(self.spatial_conv(v.mean(dim=1, keepdim=True)))  # (B, 1, h, w)
         a_ja = ch * sp * x  # (B, c, h, w)
         return (a_ja, ch.flatten(1), sp) if return_attention else a_ja
 
@@ -143,8 +189,22 @@ class CompositeTransformer(nn.Module):
             if return_attention:
                 attn.update(spatial=sp, channel=ch, w_ja=float(self.w_ja.detach()))
         if self.sa is not None:
-            a_sa, self_attn = self.sa(v, return_attention=True)  # (B, c, h, w), (B, heads, hw, hw)
-            out = out + self.w_sa * a_sa
-            if return_attention:
+            if return_attention:  # the explicit formula, which materialises the weights
+                a_sa, self_attn = self.sa(v, return_attention=True)  # (B, c, h, w), (B, heads, hw, hw)
                 attn.update(self=self_attn, w_sa=float(self.w_sa.detach()))
+            else:  # the fused path (attention_kernels.attention)
+                a_sa = self.sa(v)  # (B, c, h, w)
+            out = out + self.w_sa * a_sa
         return (out, attn) if return_attention else out  # (B, c, h, w)
+
+
+def set_fast_paths(model: nn.Module, on: bool = True) -> nn.Module:
+    """Switch every composite transformer in ``model`` between its fast paths (default) and the explicit formulas.
+
+    Both compute the same function (tests/test_fast_paths.py); the explicit formulas are slower and are kept for
+    reference and for timing the difference (bench/train_step.py).
+    """
+    for m in model.modules():
+        if isinstance(m, (CompositeFunction, SelfAttentionStream, JointAttentionStream)):
+            m.fast = on
+    return model

@@ -1,0 +1,149 @@
+"""The composite transformer's fast paths equal its explicit formulas (forward and gradients), dropout included."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from valstudy.models import attention_kernels as ak
+from valstudy.models.composite_transformer import CompositeTransformer
+
+# Level shapes of the synthetic configurations (small backbone, width 16, 64 px), and odd ones.
+SHAPES = [(16, 16, 16), (32, 8, 8), (64, 4, 4), (6, 5, 3), (4, 1, 1)]
+STREAMS = [(True, True), (True, False), (False, True)]
+
+
+def explicit_forward(ct: CompositeTransformer, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The paper's formula step by step: tile + concatenate, the h x w convolution, materialised attention."""
+    v = ct.composite.explicit(x, t)  # tile t, concatenate, 1x1 conv, BN, ReLU
+    out = 0.0
+    if ct.ja is not None:
+        ch = torch.sigmoid(ct.ja.f_ch(v.mean(dim=(2, 3), keepdim=True)))
+        sp = torch.sigmoid(ct.ja.f_sp(F.pad(v.mean(dim=1, keepdim=True), ct.ja.padding)))
+        out = out + ct.w_ja * (ch * sp * x)
+    if ct.sa is not None:
+        out = out + ct.w_sa * ct.sa.explicit(v)
+    return out
+
+
+def _model(c, h, w, use_sa, use_ja, **kw):
+    torch.manual_seed(0)
+    ct = CompositeTransformer(c, text_dim=7, use_sa=use_sa, use_ja=use_ja, spatial_size=(h, w), init_w_sa=0.7, **kw)
+    with torch.no_grad():  # non-trivial BN statistics for eval mode
+        for m in ct.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return ct
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("streams", STREAMS)
+def test_fast_path_equals_explicit_formula_in_eval(shape, streams):
+    c, h, w = shape
+    ct = _model(c, h, w, *streams).eval()
+    x, t = torch.randn(3, c, h, w), torch.randn(3, 7)
+    with torch.no_grad():
+        fast, ref = ct(x, t), explicit_forward(ct, x, t)
+    assert torch.allclose(fast, ref, atol=1e-5, rtol=1e-4)
+    fast_grad = ct(x, t)  # with autograd on, the CPU path is the chunked kernel rather than SDPA
+    assert torch.allclose(fast_grad, ref, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("streams", STREAMS)
+@pytest.mark.parametrize("gate_bn_relu", [False, True])
+def test_fast_path_equals_explicit_formula_in_training_without_dropout(shape, streams, gate_bn_relu):
+    c, h, w = shape
+    ct = _model(c, h, w, *streams, attn_dropout=0.0, gate_bn_relu=gate_bn_relu).train()
+    x = torch.randn(4, c, h, w, requires_grad=True)
+    t = torch.randn(4, 7, requires_grad=True)
+    fast, ref = ct(x, t), explicit_forward(ct, x, t)
+    assert torch.allclose(fast, ref, atol=1e-5, rtol=1e-4)
+    g = torch.randn_like(fast)
+    wrt = [x, t] + [p for p in ct.parameters()]
+    grads_fast = torch.autograd.grad(fast, wrt, g, allow_unused=True)
+    grads_ref = torch.autograd.grad(ref, wrt, g, allow_unused=True)
+    for a, b in zip(grads_fast, grads_ref):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert torch.allclose(a, b, atol=1e-4, rtol=1e-3), (a - b).abs().max()
+
+
+def test_return_attention_gives_the_explicit_weights():
+    ct = _model(16, 8, 8, True, True).eval()
+    x, t = torch.randn(2, 16, 8, 8), torch.randn(2, 7)
+    out, attn = ct(x, t, return_attention=True)
+    assert attn["self"].shape == (2, 2, 64, 64)
+    assert torch.allclose(attn["self"].sum(-1), torch.ones(2, 2, 64), atol=1e-5)
+    assert torch.allclose(out, ct(x, t), atol=1e-5)
+    _, weights = ct.sa.explicit(ct.composite.explicit(x, t), return_attention=True)
+    assert torch.allclose(attn["self"], weights, atol=1e-6)
+
+
+def _explicit_dropout_attention(q, k, v, p, seed):
+    """softmax(Q^T K / sqrt(d)) * mask / keep, applied to V, with the mask the kernel draws for this seed."""
+    b, heads, d, n = q.shape
+    weights = torch.softmax(q.transpose(-1, -2) @ k / math.sqrt(d), dim=-1)  # (B, heads, n, n)
+    mask = ak.dropout_keep_mask((b * heads, n, n), p, ak.mask_generator(seed)).view_as(weights).to(q.dtype)
+    return v @ (weights * mask / ak.dropout_keep_probability(p)).transpose(-1, -2)  # (B, heads, d, n)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5])
+def test_chunked_dropout_attention_equals_formula_with_its_mask(chunk):
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(5, 2, 3, 6, dtype=torch.double, requires_grad=True) for _ in range(3))
+    got = ak._ChunkedDropoutAttention.apply(q / math.sqrt(3), k, v, 0.3, 1234, chunk)
+    ref = _explicit_dropout_attention(q, k, v, 0.3, 1234)
+    assert torch.allclose(got, ref, atol=1e-12)
+    g = torch.randn_like(got)
+    for a, b in zip(torch.autograd.grad(got, (q, k, v), g), torch.autograd.grad(ref, (q, k, v), g)):
+        assert torch.allclose(a, b, atol=1e-10)
+    assert torch.autograd.gradcheck(
+        lambda a, b, c: ak._ChunkedDropoutAttention.apply(a, b, c, 0.3, 99, 2), (q, k, v))
+
+
+def test_dropout_mask_keeps_at_the_configured_rate_and_follows_the_seed():
+    m = ak.dropout_keep_mask((1000, 1000), 0.1, ak.mask_generator(7))
+    assert set(m.unique().tolist()) == {0.0, 1.0}
+    keep = ak.dropout_keep_probability(0.1)
+    assert abs(keep - 0.9) < 1e-5
+    assert abs(m.mean().item() - keep) < 5 * math.sqrt(keep * (1 - keep) / m.numel())  # 5 standard errors
+    assert torch.equal(m, ak.dropout_keep_mask((1000, 1000), 0.1, ak.mask_generator(7)))
+    assert not torch.equal(m, ak.dropout_keep_mask((1000, 1000), 0.1, ak.mask_generator(8)))
+    assert ak.dropout_keep_mask((50,), 0.0, ak.mask_generator(0)).min() == 1.0
+
+
+def test_training_dropout_is_drawn_from_torchs_generator():
+    ct = _model(16, 8, 8, True, False).train()
+    x, t = torch.randn(4, 16, 8, 8), torch.randn(4, 7)
+    torch.manual_seed(5)
+    a = ct(x, t)
+    torch.manual_seed(5)
+    b = ct(x, t)
+    c = ct(x, t)
+    assert torch.equal(a, b) and not torch.allclose(b, c)  # resumable (seeded) and random from step to step
+
+
+@pytest.mark.parametrize("hw", [(16, 16), (8, 8), (5, 3), (1, 1), (2, 7)])
+def test_map_conv_equals_the_padded_convolution(hw):
+    h, w = hw
+    kernel = (h, w)
+    padding = ((w - 1) // 2, w - 1 - (w - 1) // 2, (h - 1) // 2, h - 1 - (h - 1) // 2)
+    weight = torch.randn(1, 1, h, w, dtype=torch.double, requires_grad=True)
+    bias = torch.randn(1, dtype=torch.double, requires_grad=True)
+    x = torch.randn(3, 1, h, w, dtype=torch.double, requires_grad=True)
+    index = ak.map_conv_matrix((h, w), kernel, padding)
+    got = ak.map_conv(x, weight, bias, index)
+    ref = F.conv2d(F.pad(x, padding), weight, bias)
+    assert torch.allclose(got, ref, atol=1e-12)
+    g = torch.randn_like(got)
+    for a, b in zip(torch.autograd.grad(got, (x, weight, bias), g), torch.autograd.grad(ref, (x, weight, bias), g)):
+        assert torch.allclose(a, b, atol=1e-12)
+
+
+def test_state_dict_keys_are_unchanged():
+    ct = CompositeTransformer(8, 5, spatial_size=(3, 3))
+    keys = set(ct.state_dict())
+    assert {"composite.fuse.0.weight", "sa.f_q.weight", "sa.f_k.weight", "sa.f_v.weight", "ja.f_sp.weight"} <= keys
+    assert not any("sp_index" in k for k in keys)

@@ -1,0 +1,181 @@
+"""Fast paths for the composite transformer: attention with dropout on its weights, and a map-sized convolution.
+
+Both compute what the explicit formulas in ``composite_transformer.py`` compute (tests compare them), only cheaper:
+
+* :func:`attention` is softmax(Q^T K / sqrt(d)) with dropout on the weights, applied to V, for maps in the channel
+  layout (B, heads, d, n). On CUDA, and wherever no dropout is drawn, it is torch's fused
+  ``scaled_dot_product_attention``. On the CPU in training, SDPA's fused kernels do not take ``dropout_p`` (torch
+  falls back to its unfused formula) and the (n, n) weights of the low level (256 x 256 per head at 64 px) overflow the
+  cache, so :class:`_ChunkedDropoutAttention` walks the batch in cache-sized chunks, draws the dropout mask from 16
+  random bits per weight (torch's ``bernoulli_`` costs several times more) and recomputes the weights in backward
+  instead of keeping them.
+* :func:`map_conv_matrix` turns a one-channel convolution whose kernel covers the whole h x w map into one
+  (hw, hw) matrix, so the spatial gate is a matrix product instead of an h x w convolution.
+"""
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_MASK_BITS = 16
+_CHUNK_ELEMENTS = 1 << 19  # attention weights per chunk: 2 MiB of float32, one core's L2 on the machines we measured
+
+
+def dropout_keep_probability(p: float) -> float:
+    """The keep probability the CPU path realises: p rounded to a multiple of 2^-16 (0.1 -> 0.1000061)."""
+    return 1.0 - round(p * (1 << _MASK_BITS)) / (1 << _MASK_BITS)
+
+
+def dropout_keep_mask(shape: tuple[int, ...], p: float, generator: np.random.Generator,
+                      out: torch.Tensor | None = None) -> torch.Tensor:
+    """Float 0/1 mask of ``shape`` that keeps each entry with :func:`dropout_keep_probability` (p), from 16 random bits.
+
+    The bits come from ``generator``'s bit generator, 64 at a time (numpy's PCG64 gives them about twice as fast as
+    torch's CPU generator, and 16 bits per entry cost a sixth of ``bernoulli_``): the same seed gives the same mask.
+    ``out`` (float32) is an optional buffer to write into.
+    """
+    n = math.prod(shape)
+    words = torch.from_numpy(generator.bit_generator.random_raw((n + 3) // 4).view(np.int64))
+    mask = torch.empty(shape, dtype=torch.float32) if out is None else out
+    mask.copy_(words.view(torch.int16)[:n].view(shape))  # uniform integers in [-2^15, 2^15)
+    dropped = round(p * (1 << _MASK_BITS))  # the lowest ``dropped`` of the 2^16 values drop the weight
+    # bits + 2^15 - dropped + 1 is <= 0 exactly for dropped values, >= 1 for kept ones: clamp to {0, 1}.
+    return mask.add_(float((1 << (_MASK_BITS - 1)) - dropped + 1)).clamp_(0.0, 1.0)
+
+
+def mask_generator(seed: int) -> np.random.Generator:
+    """The generator of one attention call's dropout masks (seeded from torch's global generator by the caller)."""
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+_workspace = threading.local()
+
+
+def _buffer(name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A per-thread scratch tensor reused across calls: fresh multi-MiB allocations cost page faults every step."""
+    n = math.prod(shape)
+    buf = getattr(_workspace, name, None)
+    if buf is None or buf.numel() < n or buf.dtype != dtype:
+        buf = torch.empty(n, dtype=dtype)
+        setattr(_workspace, name, buf)
+    return buf[:n].view(shape)
+
+
+class _ChunkedDropoutAttention(torch.autograd.Function):
+    """out = V (P * mask / keep)^T for q, k, v in (B, heads, d, n) on the CPU, q already scaled by 1/sqrt(d).
+
+    The batch is walked in chunks whose (n, n) weights fit in cache. Forward keeps only q, k, v and the seed of the
+    dropout generator; backward recomputes each chunk's weights and redraws its mask from the same seed.
+    Scratch buffers live only within one forward or one backward call.
+    """
+
+    @staticmethod
+    def _chunk_weights(q, k, sl, seed_gen, p):
+        b = q[sl].shape[0]
+        heads, d, n = q.shape[1:]
+        w = _buffer("w", (b * heads, n, n), q.dtype)
+        torch.bmm(q[sl].reshape(b * heads, d, n).transpose(1, 2), k[sl].reshape(b * heads, d, n), out=w)
+        torch._softmax(w, -1, False, out=w)  # in place: (b*heads, n, n), rows sum to 1
+        m = None
+        if seed_gen is not None:
+            m = dropout_keep_mask((b * heads, n, n), p, seed_gen, out=_buffer("mask", (b * heads, n, n), q.dtype))
+        return w, m
+
+    @staticmethod
+    def forward(ctx, q, k, v, p: float, seed: int, chunk: int):
+        batch, heads, d, n = q.shape
+        out = torch.empty(batch, heads, d, n, dtype=v.dtype)
+        gen = mask_generator(seed) if p > 0 else None
+        for s in range(0, batch, chunk):
+            sl = slice(s, s + chunk)
+            b = out[sl].shape[0]
+            w, m = _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, p)
+            if m is not None:
+                w.mul_(m)
+            torch.bmm(v[sl].reshape(b * heads, d, n), w.transpose(1, 2), out=out[sl].view(b * heads, d, n))
+        keep = dropout_keep_probability(p)
+        if keep != 1.0:
+            out.mul_(1.0 / keep)
+        ctx.save_for_backward(q, k, v)
+        ctx.p, ctx.seed, ctx.chunk, ctx.keep = p, seed, chunk, keep
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v = ctx.saved_tensors
+        batch, heads, d, n = q.shape
+        dq, dk, dv = (torch.empty(q.shape, dtype=q.dtype) for _ in range(3))
+        grad = grad * (1.0 / ctx.keep) if ctx.keep != 1.0 else grad.contiguous()
+        gen = mask_generator(ctx.seed) if ctx.p > 0 else None
+        for s in range(0, batch, ctx.chunk):
+            sl = slice(s, s + ctx.chunk)
+            b = q[sl].shape[0]
+            w, m = _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, ctx.p)  # (b*heads, n, n)
+            g = grad[sl].reshape(b * heads, d, n)
+            dw = _buffer("dw", (b * heads, n, n), q.dtype)
+            torch.bmm(g.transpose(1, 2), v[sl].reshape(b * heads, d, n), out=dw)  # d loss / d(dropped weights)
+            if m is not None:
+                dw.mul_(m)
+                m.mul_(w)  # the dropped weights, in the mask's buffer
+            torch.bmm(g, w if m is None else m, out=dv[sl].view(b * heads, d, n))
+            torch._softmax_backward_data(dw, w, -1, w.dtype, grad_input=dw)  # in place: d loss / d scores
+            torch.bmm(k[sl].reshape(b * heads, d, n), dw.transpose(1, 2), out=dq[sl].view(b * heads, d, n))
+            torch.bmm(q[sl].reshape(b * heads, d, n), dw, out=dk[sl].view(b * heads, d, n))
+        return dq, dk, dv, None, None, None
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(Q^T K / sqrt(d)) with dropout ``dropout_p`` on the weights, applied to V, in the channel layout.
+
+    Parameters
+    ----------
+    q, k, v : torch.Tensor
+        (B, heads, d, n): each head's d channels over the n = h*w positions (a (B, c, h, w) map viewed as heads).
+    dropout_p : float
+        Dropout on the attention weights; pass 0 outside training.
+
+    Returns
+    -------
+    torch.Tensor
+        (B, heads, d, n): per position, the weighted sum of the values.
+    """
+    d = q.shape[2]
+    if q.device.type != "cpu" or dropout_p == 0.0 and not torch.is_grad_enabled():
+        out = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2),
+                                             dropout_p=dropout_p)  # (B, heads, n, d)
+        return out.transpose(-1, -2)
+    n, heads = q.shape[3], q.shape[1]
+    chunk = max(1, _CHUNK_ELEMENTS // (heads * n * n))
+    seed = int(torch.randint(0, 1 << 62, ())) if dropout_p > 0 else 0  # from the global generator: resumable
+    return _ChunkedDropoutAttention.apply(q * (1.0 / math.sqrt(d)), k, v, float(dropout_p), seed, chunk)
+
+
+def map_conv_matrix(size: tuple[int, int], kernel: tuple[int, int], padding: tuple[int, int, int, int]) -> torch.Tensor:
+    """Index matrix (hw, hw) that turns a one-channel h x w convolution into ``x.flatten(1) @ weight_ext[index]``.
+
+    ``padding`` is F.pad's (left, right, top, bottom). Entry (a*w + b, i*w + j) holds the flat kernel index of the
+    weight that links input (a, b) to output (i, j), or kh*kw (a zero appended to the weight) where none does.
+    """
+    h, w = size
+    kh, kw = kernel
+    top, left = padding[2], padding[0]
+    a = torch.arange(h)[:, None, None, None]
+    b = torch.arange(w)[None, :, None, None]
+    i = torch.arange(h)[None, None, :, None]
+    j = torch.arange(w)[None, None, None, :]
+    u, v = a + top - i, b + left - j  # kernel row / column linking input (a, b) to output (i, j)
+    valid = (u >= 0) & (u < kh) & (v >= 0) & (v < kw)
+    return torch.where(valid, u * kw + v, kh * kw).reshape(h * w, h * w)
+
+
+def map_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor:
+    """The one-channel convolution of :func:`map_conv_matrix`: (B, 1, h, w) -> (B, 1, h, w)."""
+    flat = torch.cat([weight.flatten(), weight.new_zeros(1)])[index]  # (hw, hw)
+    out = x.flatten(1) @ flat  # (B, hw)
+    if bias is not None:
+        out = out + bias
+    return out.view_as(x)
