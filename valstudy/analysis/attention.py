@@ -14,17 +14,11 @@ from ..io import read_json
 def attention_maps(model, dataset, queries, vocab, cfg, batch_size: int = 32) -> list[dict]:
     """Per query, per level: the JA spatial map (h, w) and the self-attention each position receives (h, w),
     averaged over heads and over the attending positions. A stream the model lacks gives no entry."""
-    from torch.utils.data import DataLoader
-
-    from ..data.torchdata import QueryDataset, collate_queries
-    from ..training.sides import make_transform
+    from ..features import query_loader
 
     dev = next(model.parameters()).device
-    loader = DataLoader(QueryDataset(dataset, queries, vocab, make_transform(cfg.data, train=False),
-                                     min_count=cfg.data.test_min_count), batch_size=batch_size,
-                        collate_fn=collate_queries)
     out = []
-    for imgs, texts in loader:
+    for imgs, texts in query_loader(dataset, queries, vocab, cfg, batch_size):
         _, attns = model.encode_query(imgs.to(dev), texts.to(dev), return_attention=True)
         per = [dict() for _ in range(imgs.shape[0])]
         for lv, a in zip(model.levels, attns):
