@@ -26,12 +26,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from valstudy.training.configs import get_config  # noqa: E402
+from valstudy.config import get_config  # noqa: E402
 from valstudy.losses import build_loss  # noqa: E402
 from valstudy.models import build_model  # noqa: E402
 from valstudy.models.composite_transformer import set_fast_paths  # noqa: E402
 from valstudy.text import TextBatch  # noqa: E402
-from valstudy.training.loop import pick_device  # noqa: E402
+from valstudy.device import pick_device  # noqa: E402
 
 
 def _sync(device):

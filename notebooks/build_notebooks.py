@@ -26,8 +26,7 @@ RUNS_ROOT: str = ""                 # run folders; "" = the profile's (build/smo
 FIGURES_DIR: str = ""               # figures and tables; "" = the profile's (build/smoke/figures, figures/)'''
 
 PREPARE = '''\
-from valstudy import analysis, plotting
-from valstudy.study import prepare
+from valstudy import analysis, plotting, prepare
 
 study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR{train})  # data{runs}, reused when present
 FIG = study.figures_dir
@@ -56,7 +55,7 @@ copy of the dataset beside the paper's counts of the real dataset (VAL.md sectio
 texts and the most frequent words."""),
     ("params", PARAMETERS),
     ("code", prepare_cell("datasets", train=False)),
-    ("code", """from valstudy.data import load_dataset
+    ("code", """from valstudy import load_dataset
 
 ds = load_dataset(DATASET, study.data_dir)
 kind = "real" if PROFILE == "real" else "synthetic"
@@ -74,7 +73,7 @@ words = analysis.top_words(texts["train"], n=25)
 save(plotting.length_histogram(lengths, f"{DATASET}: user text length ({PROFILE} data)"), "lengths")
 save(plotting.top_words_bar(words, f"{DATASET}: 25 most frequent words of the training texts\\n"
                                    f"(function words left out; {PROFILE} data)"), "vocabulary")"""),
-    ("code", """from valstudy.text import tokenize
+    ("code", """from valstudy import tokenize
 
 vocabulary = {w for t in texts["train"] for w in tokenize(t)}
 analysis.record(FIG, NOTEBOOK, DATASET, {
@@ -147,10 +146,9 @@ categories and seeds."""),
     ("params", PARAMETERS),
     ("code", prepare_cell("ablations")),
     ("code", 'save(plotting.val_schematic(("full", "no_sa", "no_ja")), "schematic")'),
-    ("code", """from valstudy.data import DATASETS
-from valstudy.study import ABLATIONS
+    ("code", """from valstudy import ABLATIONS, DATASET_LOADERS
 
-protocol = DATASETS[DATASET].protocols[0]
+protocol = DATASET_LOADERS[DATASET].protocols[0]
 table = analysis.ablation_table(study.results(), protocol)
 not_run = [analysis.VARIANT_LABELS[a] for a in ABLATIONS if analysis.VARIANT_LABELS[a] not in table.index]
 print(f"protocol {protocol!r}; not trained in the {PROFILE} profile: {', '.join(not_run) or 'none'}")
@@ -173,21 +171,23 @@ EMA weights, the dataset's first protocol (every category)."""),
     ("code", "K = 5  # retrieved images shown per query\n" + prepare_cell("qualitative")),
     ("code", """from statistics import median
 
+from valstudy import recall_at_k
+
 ranked = analysis.rank_queries(study.run_dir(f"{DATASET}/val/seed0"), k=K)
 ds, rows = ranked["dataset"], ranked["rows"]
 successes, failures = analysis.pick_examples(rows, n=4)
 ks = ranked["ks"]
 print(f"{len(rows)} queries; median rank of the first correct image: {median([r['rank'] for r in rows]):.0f}")
-analysis.recall_from_ranks([r["rank"] for r in rows], ks)"""),
+recall_at_k([r["rank"] for r in rows], ks)"""),
     ("code", """title = f"{DATASET}: VAL top-{K}, {{}} ({PROFILE} profile)"
 save(plotting.retrieval_grid(analysis.with_images(ds, successes), title.format("best-ranked queries")), "success")
 save(plotting.retrieval_grid(analysis.with_images(ds, failures), title.format("worst-ranked queries")), "failure")"""),
-    ("code", """from valstudy.io import read_json
+    ("code", """from valstudy import read_json
 
 results = read_json(study.run_dir(f"{DATASET}/val/seed0") / "results.json")
 analysis.record(FIG, NOTEBOOK, DATASET, {
     "profile": PROFILE, "protocol": ranked["protocol"], "queries": len(rows),
-    "recall_from_ranks": {name: analysis.recall_from_ranks([r["rank"] for r in rows if r["split"] == name], ks)
+    "recall_from_ranks": {name: recall_at_k([r["rank"] for r in rows if r["split"] == name], ks)
                           for name in ranked["splits"]},
     "recall_results_json": {s["name"]: {k: v for k, v in s.items() if k.startswith("R@")}
                             for s in results["splits"] if s["protocol"] == ranked["protocol"]},
@@ -206,7 +206,7 @@ spatial-attention mass inside that region against the region's area fraction (wh
 over the test queries. Real data has no regions: the maps are drawn and the measurement is skipped."""),
     ("params", PARAMETERS),
     ("code", prepare_cell("attention")),
-    ("code", """from valstudy.evaluation import load_run
+    ("code", """from valstudy import load_run
 
 model, ds, vocab, cfg = load_run(study.run_dir(f"{DATASET}/val/seed0"))
 queries = analysis.unique_queries(ds, ds.protocols[0])
@@ -251,9 +251,7 @@ dataset: the notebook takes no DATASET."""),
 import pandas as pd
 import torch
 
-from valstudy import analysis, plotting
-from valstudy.flops import format_flops
-from valstudy.study import REPO
+from valstudy import REPO, analysis, format_flops, plotting
 
 NOTEBOOK, DATASET = "costs", "all"
 FIG = Path(FIGURES_DIR) if Path(FIGURES_DIR).is_absolute() else REPO / FIGURES_DIR

@@ -145,7 +145,10 @@ def test_recall_and_summary_by_hand():
 
     from valstudy import analysis
 
-    assert analysis.recall_from_ranks([1, 3, 11, 2], [1, 10]) == {"R@1": 25.0, "R@10": 75.0}
+    from valstudy import recall_at_k
+
+    assert recall_at_k([1, 3, 11, 2], [1, 10]) == {"R@1": 25.0, "R@10": 75.0}
+    assert recall_at_k([1, 0, 11, 2], [1, 10]) == {"R@1": 25.0, "R@10": 50.0}  # 0: not ranked
     df = pd.DataFrame([  # two seeds, two categories
         {"method": "tirg", "seed": s, "protocol": "val", "category": c, "R@10": r10, "R@50": r50}
         for s, c, r10, r50 in [(0, "dress", 10, 30), (0, "shirt", 20, 50), (1, "dress", 30, 50), (1, "shirt", 40, 70)]]

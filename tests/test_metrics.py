@@ -20,11 +20,13 @@ def test_first_hit_rank():
 
 
 def test_recall_at_k():
-    r = recall_at_k(RANKED, POSITIVES, ks=(1, 2, 3, 4))
+    ranks = first_hit_rank(RANKED, POSITIVES)
+    r = recall_at_k(ranks, ks=(1, 2, 3, 4), depth=RANKED.shape[1])
     assert r == pytest.approx({"R@1": 20.0, "R@2": 40.0, "R@3": 60.0, "R@4": 60.0})
-    assert list(recall_at_k(RANKED, POSITIVES, ks=(1,))) == ["R@1"]
+    assert r == recall_at_k(ranks.tolist(), ks=(1, 2, 3, 4))  # a list of ranks as well as a tensor
+    assert list(recall_at_k(ranks, ks=(1,))) == ["R@1"]
     with pytest.raises(ValstudyError, match="R@10 needs the top 10"):
-        recall_at_k(RANKED, POSITIVES, ks=(10,))
+        recall_at_k(ranks, ks=(10,), depth=RANKED.shape[1])
     with pytest.raises(ValstudyError, match="5 positive sets"):
         first_hit_rank(RANKED[:3], POSITIVES)
 
@@ -64,3 +66,14 @@ def test_evaluate_split_checks_its_inputs():
     split.positives[1] = frozenset({9})
     with pytest.raises(ValstudyError, match="outside the gallery"):
         evaluate_split(q, g, split)
+
+
+def test_full_rankings_in_chunks_equal_one_pass():
+    from valstudy.metrics import rank_split
+
+    split, q, g = make_split()
+    ranked, ranks = rank_split(q, g, split, depth=len(split.gallery))
+    assert ranked.shape == (4, 5) and ranks.tolist() == [1, 3, 0, 2]  # the reference excluded: 5 of 6 ranked
+    assert ranked[1].tolist() == [4, 3, 2, 1, 0]
+    chunked, chunk_ranks = rank_split(q, g, split, depth=len(split.gallery), chunk=3)
+    assert torch.equal(chunked, ranked) and torch.equal(chunk_ranks, ranks)

@@ -8,8 +8,7 @@ from PIL import Image
 from conftest import color_of
 from valstudy.data.fashioniq import FashionIQ
 from valstudy.data.images import image_transform, load_image
-from valstudy.data.torchdata import (ImageDataset, QueryDataset, TripletDataset, collate_queries,
-                                     collate_triplets)
+from valstudy.data.torchdata import ImageDataset, QueryDataset, collate_queries
 from valstudy.errors import DataError
 from valstudy.text import Vocabulary
 
@@ -45,17 +44,12 @@ def test_datasets_and_collate(fashioniq_root):
     ds = FashionIQ(fashioniq_root)
     vocab = Vocabulary.build(ds.vocabulary_texts())
     tf = image_transform(4, train=False)
-    triplets = ds.train_triplets()
-    data = TripletDataset(ds, triplets, vocab, tf)
-    ref, ids, tgt = data[1]
-    assert ref.shape == (3, 4, 4) and ids == vocab.encode("is longer")
-    expect = torch.tensor(color_of("D3"), dtype=torch.float) / 127.5 - 1
-    assert torch.allclose(ref.mean((1, 2)), expect, atol=0.05)          # the reference image, D3
-    refs, text, tgts = collate_triplets([data[0], data[2]])
-    assert refs.shape == (2, 3, 4, 4) and tgts.shape == (2, 3, 4, 4)
-    assert text.lengths.tolist() == [2, 2] and text.tokens.shape == (2, 2)
     split = ds.eval_splits()[0]
     q = QueryDataset(ds, split.queries, vocab, tf, min_count=2)
+    ref, ids = q[1]
+    assert ref.shape == (3, 4, 4) and ids == vocab.encode(split.queries[1].text, 2)
+    expect = torch.tensor(color_of(split.queries[1].reference), dtype=torch.float) / 127.5 - 1
+    assert torch.allclose(ref.mean((1, 2)), expect, atol=0.05)          # the query's reference image
     refs, text = collate_queries([q[0], q[2]])
     assert refs.shape == (2, 3, 4, 4)
     # "is darker" -> "is" seen 4 times, "darker" never: <UNK>; "is blue" likewise

@@ -1,30 +1,29 @@
 """Evaluation under each paper protocol (VAL.md section 4), from a run folder's EMA weights.
 
-Features: the composite feature of a query is the concatenation of its per-level pooled, L2-normalised composite
-outputs; a gallery image's test feature is the concatenation of its per-level pooled, L2-normalised backbone features
-(seed, "Testing"). Ranking by squared L2 distance with each query's reference image excluded (``valstudy.retrieval``);
-scoring in ``valstudy.metrics``. Results land in ``<run>/results.json``, written atomically.
+One path from a run to its ranks and recalls: :func:`load_run` (model, dataset, vocabulary, configuration) ->
+``valstudy.features.extract_features`` -> ``valstudy.metrics.rank_split`` (squared L2 distance, each query's
+reference image excluded) -> ``valstudy.metrics.recall_at_k``. :func:`rank_splits` walks it split by split for
+evaluation and for the notebooks' retrieval examples alike. Results land in ``<run>/results.json``, written
+atomically.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
-from torch.utils.data import DataLoader
 
+from .checkpoint import load_checkpoint
+from .config import TrainConfig, config_from_dict
 from .data import load_dataset
 from .data.base import EvalSplit
-from .data.torchdata import ImageDataset, QueryDataset, collate_queries
+from .device import pick_device
 from .errors import ValstudyError
+from .features import extract_features
 from .io import read_json, write_json
-from .metrics import evaluate_split
+from .metrics import rank_split, split_result
 from .models import build_model
 from .text import Vocabulary
-from .training.checkpoint import load_checkpoint
-from .config import TrainConfig, config_from_dict
-from .training.loop import pick_device
-from .training.sides import make_transform
 
 # Bump when evaluation changes what a run's results.json holds (protocols, features, scoring): the study then
 # re-evaluates finished runs (their weights are unchanged) instead of reusing their results.
@@ -32,35 +31,41 @@ EVALUATION_VERSION = 1
 KS = {"fashion200k": (1, 10, 50), "shoes": (1, 10, 50), "fashioniq": (10, 50)}
 
 
+def protocols_of(dataset, cfg: TrainConfig, protocols: Sequence[str] | None = None) -> list[str]:
+    """The protocols to evaluate: those asked for, else the configuration's, else every one the dataset offers."""
+    protocols = list(protocols or cfg.data.protocols or dataset.protocols)
+    for protocol in protocols:
+        if protocol not in dataset.protocols:
+            raise ValstudyError(f"protocol {protocol!r} unknown for {dataset.name}; choose from "
+                                f"{', '.join(dataset.protocols)}")
+    return protocols
+
+
 @torch.no_grad()
-def extract_features(model, dataset, split: EvalSplit, vocab: Vocabulary, cfg: TrainConfig,
-                     device: torch.device, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """(composite features (Q, D), test image features (N, D)) of one evaluation split."""
-    model.eval()
-    transform = make_transform(cfg.data, train=False)
-    kw = {"batch_size": batch_size, "num_workers": cfg.num_workers, "pin_memory": device.type == "cuda"}
-    gallery = [torch.cat(model.encode_target(imgs.to(device)), dim=1)  # (b, sum_l c_l)
-               for imgs in DataLoader(ImageDataset(dataset, split.gallery, transform), **kw)]
-    queries = [torch.cat(model.encode_query(imgs.to(device), texts.to(device)), dim=1)  # (b, sum_l c_l)
-               for imgs, texts in DataLoader(QueryDataset(dataset, split.queries, vocab, transform,
-                                                          min_count=cfg.data.test_min_count),
-                                             collate_fn=collate_queries, **kw)]
-    return torch.cat(queries), torch.cat(gallery)
+def rank_splits(model, dataset, vocab: Vocabulary, cfg: TrainConfig, protocol: str, full: bool = False,
+                device: torch.device | None = None, chunk: int | None = None
+                ) -> Iterator[tuple[EvalSplit, torch.Tensor, torch.Tensor]]:
+    """For each split of ``protocol``: (split, ranked gallery indices (Q, depth) best first, first-hit ranks (Q,)).
+
+    The depth is the dataset's largest R@K, or the whole gallery with ``full`` (then ``chunk`` queries at a time
+    bound the memory). ``device``: default the model's.
+    """
+    device = device or next(model.parameters()).device
+    protocols_of(dataset, cfg, [protocol])
+    for split in dataset.eval_splits(protocol):
+        qf, gf = extract_features(model, dataset, split, vocab, cfg, device)
+        depth = len(split.gallery) if full else max(KS[dataset.name])
+        ranked, ranks = rank_split(qf, gf, split, depth, device=device, chunk=chunk)
+        yield split, ranked, ranks
 
 
 def evaluate_model(model, dataset, vocab: Vocabulary, cfg: TrainConfig, device: torch.device | None = None,
                    protocols: Sequence[str] | None = None) -> list[dict]:
     """One result row per evaluation split (protocol x category), with R@K, counts, drops and first-hit ranks."""
-    device = device or next(model.parameters()).device
-    protocols = list(protocols or cfg.data.protocols or dataset.protocols)
     rows = []
-    for protocol in protocols:
-        if protocol not in dataset.protocols:
-            raise ValstudyError(f"protocol {protocol!r} unknown for {dataset.name}; choose from "
-                                f"{', '.join(dataset.protocols)}")
-        for split in dataset.eval_splits(protocol):
-            qf, gf = extract_features(model, dataset, split, vocab, cfg, device)
-            rows.append(evaluate_split(qf, gf, split, ks=KS[dataset.name], device=device))
+    for protocol in protocols_of(dataset, cfg, protocols):
+        for split, _, ranks in rank_splits(model, dataset, vocab, cfg, protocol, device=device):
+            rows.append(split_result(split, ranks, KS[dataset.name]))
     return rows
 
 

@@ -16,7 +16,7 @@ from valstudy.data.base import EvalSplit
 from valstudy.errors import ValstudyError
 from valstudy.retrieval import topk
 
-__all__ = ["first_hit_rank", "recall_at_k", "evaluate_split"]
+__all__ = ["first_hit_rank", "recall_at_k", "rank_split", "evaluate_split", "split_result"]
 
 
 def first_hit_rank(ranked: Tensor, positives: Sequence[Iterable[int]]) -> Tensor:
@@ -47,28 +47,25 @@ def first_hit_rank(ranked: Tensor, positives: Sequence[Iterable[int]]) -> Tensor
     return ranks
 
 
-def recall_at_k(ranked: Tensor, positives: Sequence[Iterable[int]], ks: Iterable[int] = (1, 10, 50)
-                ) -> dict[str, float]:
-    """Percentage of queries whose best-ranked correct gallery item is within the top ``k``, for each ``k``.
+def recall_at_k(ranks, ks: Iterable[int] = (1, 10, 50), depth: int | None = None) -> dict[str, float]:
+    """R@K: the percentage of queries whose best-ranked correct gallery item is within the top ``k``, for each ``k``.
+
+    The one recall function of valstudy (evaluation, analysis and the notebooks use it).
 
     Parameters
     ----------
-    ranked : Tensor (Q, K) long
-        Gallery indices, best first; every ``k`` must be at most ``K`` unless the gallery itself is shorter.
-    positives : sequence of Q sets of int
-        The gallery indices that count as correct for each query.
+    ranks : sequence or Tensor (Q,) of int
+        1-based first-hit ranks (:func:`first_hit_rank`); 0 (or anything beyond every ``k``) = not found.
     ks : iterable of int
+    depth : int, optional
+        How many gallery items were ranked per query; an R@k with ``k > depth`` cannot be told and raises. None:
+        the whole gallery was ranked.
 
     Returns
     -------
-    dict ``{"R@1": ..., "R@10": ..., ...}`` in percent (0-100).
+    dict ``{"R@1": ..., "R@10": ..., ...}`` in percent (0-100); 0.0 for no queries.
     """
-    ranks = first_hit_rank(ranked, positives)
-    return _recalls(ranks, ks, depth=ranked.shape[1])
-
-
-def _recalls(ranks: Tensor, ks: Iterable[int], depth: int | None = None) -> dict[str, float]:
-    """Percent of ``ranks`` in ``[1, k]``; ``depth``: how many were ranked (None: the whole gallery was)."""
+    ranks = torch.as_tensor(ranks, dtype=torch.long).reshape(-1)
     out = {}
     for k in ks:
         if k < 1:
@@ -78,6 +75,52 @@ def _recalls(ranks: Tensor, ks: Iterable[int], depth: int | None = None) -> dict
         hit = (ranks >= 1) & (ranks <= k)
         out[f"R@{k}"] = 100.0 * hit.float().mean().item() if ranks.numel() else 0.0
     return out
+
+
+def rank_split(query_feats: Tensor, gallery_feats: Tensor, split: EvalSplit, depth: int,
+               device: str | torch.device | None = None, chunk: int | None = None) -> tuple[Tensor, Tensor]:
+    """Rank ``split``'s gallery for each of its queries, its own reference image excluded.
+
+    Parameters
+    ----------
+    query_feats : Tensor (Q, D)
+        Composite features of ``split.queries``, in order.
+    gallery_feats : Tensor (N, D)
+        Target features of ``split.gallery``, in order.
+    split : EvalSplit
+    depth : int
+        How many gallery items to rank per query (``len(split.gallery)``: the full ranking).
+    device : str or torch.device, optional
+        Passed to ``valstudy.retrieval.topk``.
+    chunk : int, optional
+        Rank this many queries at a time (bounds memory for full rankings); None = all at once.
+
+    Returns
+    -------
+    ranked : Tensor (Q, min(depth, N')) long, on the CPU
+        Gallery indices, best first.
+    ranks : Tensor (Q,) long
+        1-based rank of each query's first correct item within ``ranked`` (0 = not there).
+    """
+    n_q, n = len(split.queries), len(split.gallery)
+    if query_feats.shape[0] != n_q:
+        raise ValstudyError(f"rank_split [{split.name}]: {query_feats.shape[0]} query features for {n_q} queries")
+    if gallery_feats.shape[0] != n:
+        raise ValstudyError(f"rank_split [{split.name}]: {gallery_feats.shape[0]} gallery features for "
+                            f"{n} gallery images")
+    bad = [i for i, pos in enumerate(split.positives) if any(not 0 <= j < n for j in pos)]
+    if bad:
+        raise ValstudyError(f"rank_split [{split.name}]: query {bad[0]} has a positive outside the gallery "
+                            f"(0..{n - 1})")
+    exclude = torch.tensor(split.exclude, dtype=torch.long)
+    step = chunk or max(n_q, 1)
+    ranked = [topk(query_feats[i:i + step], gallery_feats, depth, exclude=exclude[i:i + step],
+                   device=device)[1].cpu() for i in range(0, n_q, step)]
+    # topk ranks N - 1 items when a query of its batch excludes one: every chunk is cut to the narrowest, as one
+    # pass over all queries would rank them
+    width = min((r.shape[1] for r in ranked), default=0)
+    ranked = torch.cat([r[:, :width] for r in ranked]) if ranked else torch.zeros(0, 0, dtype=torch.long)
+    return ranked, first_hit_rank(ranked, split.positives)
 
 
 def evaluate_split(query_feats: Tensor, gallery_feats: Tensor, split: EvalSplit, ks: Iterable[int] = (1, 10, 50),
@@ -98,29 +141,22 @@ def evaluate_split(query_feats: Tensor, gallery_feats: Tensor, split: EvalSplit,
 
     Returns
     -------
-    dict with ``name``, ``protocol``, ``category``, ``queries`` (Q), ``gallery`` (N), ``dropped``, one ``R@k`` per
-    ``k`` (percent) and ``ranks``: each query's 1-based first-hit rank within the top ``max(ks)`` (0 = not there).
+    dict: :func:`split_result` of the first-hit ranks within the top ``max(ks)``.
     """
     ks = sorted(set(ks))
     if not ks:
         raise ValstudyError(f"evaluate_split [{split.name}]: no k given")
-    n_q, n = len(split.queries), len(split.gallery)
-    if query_feats.shape[0] != n_q:
-        raise ValstudyError(f"evaluate_split [{split.name}]: {query_feats.shape[0]} query features for {n_q} queries")
-    if gallery_feats.shape[0] != n:
-        raise ValstudyError(f"evaluate_split [{split.name}]: {gallery_feats.shape[0]} gallery features for "
-                            f"{n} gallery images")
-    bad = [i for i, pos in enumerate(split.positives) if any(not 0 <= j < n for j in pos)]
-    if bad:
-        raise ValstudyError(f"evaluate_split [{split.name}]: query {bad[0]} has a positive outside the gallery "
-                            f"(0..{n - 1})")
-    exclude = torch.tensor(split.exclude, dtype=torch.long)
-    _, ranked = topk(query_feats, gallery_feats, max(ks), exclude=exclude, device=device)
-    ranks = first_hit_rank(ranked.cpu(), split.positives)
-    result = {"name": split.name, "protocol": split.protocol, "category": split.category, "queries": n_q,
-              "gallery": n, "dropped": dict(split.dropped)}
-    # topk ranked min(max(ks), N - 1) images: when the gallery is shorter than k, every rankable image is in the top k.
-    result.update(_recalls(ranks, ks))
-    result["ranks"] = ranks.tolist()
-    return result
+    _, ranks = rank_split(query_feats, gallery_feats, split, max(ks), device=device)
+    return split_result(split, ranks, ks)
 
+
+def split_result(split: EvalSplit, ranks: Tensor, ks: Iterable[int]) -> dict:
+    """The result row of one split: ``name``, ``protocol``, ``category``, ``queries`` (Q), ``gallery`` (N),
+    ``dropped``, one ``R@k`` per ``k`` (percent) and ``ranks`` (each query's 1-based first-hit rank, 0 = not
+    ranked within the depth)."""
+    result = {"name": split.name, "protocol": split.protocol, "category": split.category,
+              "queries": len(split.queries), "gallery": len(split.gallery), "dropped": dict(split.dropped)}
+    # topk ranked min(max(ks), N - 1) images: when the gallery is shorter than k, every rankable image is in the top k.
+    result.update(recall_at_k(ranks, sorted(set(ks))))
+    result["ranks"] = torch.as_tensor(ranks).tolist()
+    return result

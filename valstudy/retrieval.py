@@ -38,24 +38,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from valstudy.device import pick_device
 from valstudy.errors import ValstudyError
 
-__all__ = ["topk", "resolve_device", "TIE_RTOL"]
+__all__ = ["topk", "TIE_RTOL"]
 
 TIE_RTOL = 16  # near-tie tolerance in units of the GEMM's unit roundoff, times ||q||^2 + max ||g||^2 (see above)
 _MARGIN = 8  # extra candidates kept past k, so a near-tie at the k-th place rarely forces a second search
 _QUERY_CHUNK = {"cpu": 256, "cuda": 4096}  # queries per tile; CPU: 256 measured fastest (oneDNN ~108 GFLOP/s/core)
 _GROUP = 64  # columns per group in _smallest; CPU tiles are padded to a multiple of it
 _REFINE_BYTES = 32 * 2**20  # (query, candidate) pairs are recomputed in float64 in batches of this size
-
-
-def resolve_device(device: str | torch.device | None, like: Tensor) -> torch.device:
-    """``None`` -> ``like``'s device; ``"auto"`` -> CUDA when available, else CPU; anything else as given."""
-    if device is None:
-        return like.device
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _features(x: Tensor, name: str, device: torch.device) -> Tensor:
@@ -283,7 +275,7 @@ def topk(queries: Tensor, gallery: Tensor, k: int, exclude: Tensor | None = None
     """
     if not isinstance(k, int) or k < 0:
         raise ValstudyError(f"topk: k must be a non-negative int, got {k!r}")
-    dev = resolve_device(device, queries)
+    dev = pick_device(device, like=queries)
     q = _features(queries, "queries", dev)
     g = _features(gallery, "gallery", dev)
     if q.shape[1] != g.shape[1]:

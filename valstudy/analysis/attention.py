@@ -14,17 +14,11 @@ from ..io import read_json
 def attention_maps(model, dataset, queries, vocab, cfg, batch_size: int = 32) -> list[dict]:
     """Per query, per level: the JA spatial map (h, w) and the self-attention each position receives (h, w),
     averaged over heads and over the attending positions. A stream the model lacks gives no entry."""
-    from torch.utils.data import DataLoader
-
-    from ..data.torchdata import QueryDataset, collate_queries
-    from ..training.sides import make_transform
+    from ..features import query_loader
 
     dev = next(model.parameters()).device
-    loader = DataLoader(QueryDataset(dataset, queries, vocab, make_transform(cfg.data, train=False),
-                                     min_count=cfg.data.test_min_count), batch_size=batch_size,
-                        collate_fn=collate_queries)
     out = []
-    for imgs, texts in loader:
+    for imgs, texts in query_loader(dataset, queries, vocab, cfg, batch_size):
         _, attns = model.encode_query(imgs.to(dev), texts.to(dev), return_attention=True)
         per = [dict() for _ in range(imgs.shape[0])]
         for lv, a in zip(model.levels, attns):
@@ -187,7 +181,7 @@ def attention_along_training(run_dir: str | Path, dataset, queries, masks, vocab
     """:func:`region_summary` for each snapshot a run kept (``ckpt_<step>.pt``, EMA weights) and for its final
     weights: one row per (step, level)."""
     from ..models import build_model
-    from ..training.checkpoint import load_checkpoint
+    from ..checkpoint import load_checkpoint
 
     run_dir = Path(run_dir)
     snapshots = sorted((int(p.stem.split("_")[1]), p) for p in run_dir.glob("ckpt_*.pt"))

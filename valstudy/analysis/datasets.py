@@ -23,11 +23,7 @@ def dataset_counts(dataset, label: str = "this copy") -> pd.DataFrame:
 
 def describe(dataset, key: str) -> str:
     """The image's own description where the dataset has one (Fashion200k product text, Shoes tagged caption)."""
-    if hasattr(dataset, "caption"):
-        return dataset.caption(key)
-    if not hasattr(dataset, "_descriptions"):
-        dataset._descriptions = dict(dataset.side_information())
-    return dataset._descriptions.get(key, "")
+    return dataset.description(key)
 
 
 def anatomy_examples(dataset, n: int = 4, seed: int = 0) -> list[dict]:

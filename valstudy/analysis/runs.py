@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-
 from ..errors import ValstudyError
 from ..io import read_json
 from .common import ABLATION_GROUPS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS
@@ -121,41 +119,28 @@ def ablation_table(df: pd.DataFrame, protocol: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------------- qualitative
-@torch.no_grad()
 def rank_queries(run_dir: str | Path, protocol: str | None = None, k: int = 5, device: str = "auto",
                  chunk: int = 256) -> dict:
-    """Rank the whole gallery for every test query of a run's dataset under one protocol.
+    """Rank the whole gallery for every test query of a run's dataset under one protocol (the evaluation's own path,
+    ``valstudy.evaluation.rank_splits``, at full depth).
 
     Returns a dict: ``dataset`` (the loader), ``protocol``, ``ks`` (the dataset's R@K), ``splits`` (split names) and
     ``rows``, one per query: split, reference, text, target, ``rank`` (1-based rank of the first correct image in the
     full ranking, as ``valstudy.retrieval.topk`` orders it), the top-``k`` keys and which of them are correct.
     """
-    from ..evaluation import KS, extract_features, load_run
-    from ..retrieval import topk
+    from ..evaluation import KS, load_run, rank_splits
 
     model, dataset, vocab, cfg = load_run(run_dir, device=device)
-    dev = next(model.parameters()).device
     protocol = protocol or dataset.protocols[0]
     rows, names = [], []
-    for split in dataset.eval_splits(protocol):
-        qf, gf = extract_features(model, dataset, split, vocab, cfg, dev)
-        exclude = torch.tensor(split.exclude, dtype=torch.long)
-        for i0 in range(0, len(split.queries), chunk):  # full rankings, ``chunk`` queries at a time
-            _, idx = topk(qf[i0:i0 + chunk], gf, len(split.gallery), exclude=exclude[i0:i0 + chunk])
-            for i, ranking in enumerate(idx.tolist(), start=i0):
-                q, pos = split.queries[i], split.positives[i]
-                rank = next((r + 1 for r, j in enumerate(ranking) if j in pos), len(ranking) + 1)
-                rows.append({"split": split.name, "reference": q.reference, "text": q.text, "target": q.target,
-                             "rank": rank, "retrieved": [split.gallery[j] for j in ranking[:k]],
-                             "is_target": [j in pos for j in ranking[:k]]})
+    for split, ranked, ranks in rank_splits(model, dataset, vocab, cfg, protocol, full=True, chunk=chunk):
+        for i, (top, rank) in enumerate(zip(ranked[:, :k].tolist(), ranks.tolist())):
+            q, pos = split.queries[i], split.positives[i]
+            rows.append({"split": split.name, "reference": q.reference, "text": q.text, "target": q.target,
+                         "rank": rank or ranked.shape[1] + 1, "retrieved": [split.gallery[j] for j in top],
+                         "is_target": [j in pos for j in top]})
         names.append(split.name)
     return {"dataset": dataset, "protocol": protocol, "ks": KS[dataset.name], "splits": names, "rows": rows}
-
-
-def recall_from_ranks(ranks, ks) -> dict[str, float]:
-    """R@K (%) = share of queries whose first correct image is ranked within K."""
-    r = np.asarray(ranks)
-    return {f"R@{k}": float(100.0 * np.mean(r <= k)) if len(r) else float("nan") for k in ks}
 
 
 def pick_examples(rows: list[dict], n: int = 4) -> tuple[list[dict], list[dict]]:

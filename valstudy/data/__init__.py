@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import DATASETS as DATASET_NAMES
 from ..errors import ValstudyError
-from .base import DataReport, EvalSplit, Query, Triplet
+from .base import DataReport, DatasetLoader, EvalSplit, Query, Triplet
 from .fashion200k import Fashion200k
 from .fashioniq import FashionIQ
 from .shoes import Shoes
@@ -19,10 +19,10 @@ DATASETS = {"fashion200k": Fashion200k, "shoes": Shoes, "fashioniq": FashionIQ}
 assert tuple(DATASETS) == DATASET_NAMES
 
 __all__ = ["DATASETS", "load_dataset", "Fashion200k", "Shoes", "FashionIQ",
-           "Triplet", "Query", "EvalSplit", "DataReport"]
+           "Triplet", "Query", "EvalSplit", "DataReport", "DatasetLoader"]
 
 
-def load_dataset(name: str, root: str | Path, **kw):
+def load_dataset(name: str, root: str | Path, **kw) -> DatasetLoader:
     """Load dataset ``name`` from ``root``; keyword arguments go to the loader (check_images, strict, categories).
 
     An unknown name raises ValstudyError listing the known ones.

@@ -8,6 +8,8 @@ key to a file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,44 @@ class DataReport:
     missing_images: list[str] = field(default_factory=list)
     unreadable_images: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class DatasetLoader(Protocol):
+    """What every dataset loader (Fashion200k, Shoes, FashionIQ) offers; the layers above use nothing else.
+
+    Loaders are built by ``valstudy.data.load_dataset(name, root, check_images=..., strict=..., categories=...)``.
+    """
+
+    name: str                     # one of valstudy.config.DATASETS
+    protocols: tuple[str, ...]    # evaluation protocols, the first being the paper's default
+    root: Path
+    report: DataReport            # counts, missing images and notes from loading
+
+    def image_path(self, key: str) -> Path:
+        """The file of an image key."""
+        ...
+
+    def train_triplets(self, epoch: int = 0, seed: int = 0) -> list[Triplet]:
+        """The training triplets of one epoch (re-drawn per epoch where the protocol draws them)."""
+        ...
+
+    def eval_splits(self, protocol: str | None = None) -> list[EvalSplit]:
+        """The test splits of a protocol (one per category where the dataset has categories)."""
+        ...
+
+    def side_information(self) -> list[tuple[str, str]]:
+        """(image key, tagged description) of training images: the L_vs texts ([] when the dataset has none)."""
+        ...
+
+    def vocabulary_texts(self) -> list[str]:
+        """The texts the vocabulary is built from."""
+        ...
+
+    def train_images(self) -> list[str]:
+        """Keys of the training images."""
+        ...
+
+    def description(self, key: str) -> str:
+        """An image's own description ("" when the dataset has none for it)."""
+        ...

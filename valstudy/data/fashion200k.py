@@ -203,3 +203,7 @@ class Fashion200k:
     def caption(self, key: str) -> str:
         """The product description of an image key."""
         return self._captions[key]
+
+    def description(self, key: str) -> str:
+        """An image's own description: its product description ("" for a key the copy does not hold)."""
+        return self._captions.get(key, "")

@@ -155,3 +155,7 @@ class FashionIQ:
     def train_images(self) -> list[str]:
         """The images of ``split.<cat>.train.json`` over the categories read, present on disk."""
         return list(self._train_images)
+
+    def description(self, key: str) -> str:
+        """FashionIQ images carry no description of their own."""
+        return ""

@@ -14,6 +14,7 @@ whose reference and target are both listed appears twice (VAL.md section 4); pro
 """
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import DataError
@@ -168,3 +169,11 @@ class Shoes:
 
     def train_images(self) -> list[str]:
         return list(self._train_images)
+
+    def description(self, key: str) -> str:
+        """An image's own description: its tagged caption (training-list images; "" for the others)."""
+        return self._descriptions.get(key, "")
+
+    @cached_property
+    def _descriptions(self) -> dict[str, str]:
+        return dict(self.side_information())

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..text import TextBatch, Vocabulary, pad_tokens
-from .base import Query, Triplet
+from .base import Query
 from .images import load_image
 
 
@@ -22,21 +22,6 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         return self.transform(load_image(self.dataset.image_path(self.keys[i])))
-
-
-class TripletDataset(Dataset):
-    """Training triplets: item = (reference image (3, H, W), token ids, target image (3, H, W))."""
-
-    def __init__(self, dataset, triplets: Sequence[Triplet], vocab: Vocabulary, transform: Callable):
-        self.dataset, self.triplets, self.vocab, self.transform = dataset, list(triplets), vocab, transform
-
-    def __len__(self) -> int:
-        return len(self.triplets)
-
-    def __getitem__(self, i: int):
-        t = self.triplets[i]
-        image = lambda k: self.transform(load_image(self.dataset.image_path(k)))
-        return image(t.reference), self.vocab.encode(t.text), image(t.target)
 
 
 class QueryDataset(Dataset):
@@ -55,12 +40,6 @@ class QueryDataset(Dataset):
     def __getitem__(self, i: int):
         q = self.queries[i]
         return self.transform(load_image(self.dataset.image_path(q.reference))), self.vocab.encode(q.text, self.min_count)
-
-
-def collate_triplets(batch) -> tuple[torch.Tensor, TextBatch, torch.Tensor]:
-    """-> (reference images (B, 3, H, W), TextBatch, target images (B, 3, H, W))."""
-    refs, texts, targets = zip(*batch)
-    return torch.stack(refs), pad_tokens(texts), torch.stack(targets)
 
 
 def collate_queries(batch) -> tuple[torch.Tensor, TextBatch]:

@@ -19,30 +19,20 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
+from ..checkpoint import environment, git_sha, load_checkpoint, save_checkpoint
+from ..config import TrainConfig, config_differences, config_to_dict
 from ..data import load_dataset
+from ..data.transforms import make_transform
 from ..data.validation import HeldOut
+from ..device import pick_device
 from ..errors import ValstudyError
 from ..io import read_json, write_json, write_text
 from ..losses import build_loss
 from ..models import build_model
 from ..text import Vocabulary, load_glove
 from .batches import StepBatches
-from .checkpoint import environment, git_sha, load_checkpoint, save_checkpoint
-from ..config import TrainConfig, config_differences, config_to_dict
 from .ema import EMA
-from .sides import lvs_triplets, make_transform
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` -> the local CUDA device when there is one (``LOCAL_RANK`` under torchrun), else the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValstudyError(f"device {name!r} asked for, but torch sees no CUDA device")
-    return dev
+from .sides import lvs_triplets
 
 
 def init_distributed() -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Training inputs beside the user-text triplets: the L_vs triplets and the image transform.
+"""Training inputs beside the user-text triplets: the L_vs triplets (the image transform is ``data.transforms``).
 
 L_vs (VAL.md section 2): the authors train "with the same loss, replacing the user text by the image's tagged
 description". The description fully describes its image, so we form the triplet
@@ -30,14 +30,3 @@ def lvs_triplets(dataset, epoch: int, seed: int) -> list[Triplet]:
         out.append(Triplet(reference=ref, text=text, target=key))
     return out
 
-
-def make_transform(data_cfg, train: bool):
-    """PIL image -> (3, H, W) tensor in [-1, 1], per VAL.md section 1 preprocessing.
-
-    FashionIQ's random resize uses sides in [size, size + 24 * size / 256), i.e. [256, 280) at the paper's 256 px.
-    """
-    from ..data.images import image_transform
-
-    size = data_cfg.image_size
-    crop = (size, size + max(1, round(24 * size / 256))) if data_cfg.random_resized_crop else None
-    return image_transform(size, train=train and data_cfg.hflip, random_resized_crop=crop if train else None)

@@ -1,4 +1,4 @@
-"""Atomic checkpoints, loaded with ``weights_only=True``, and the run folder's provenance files."""
+"""Checkpoint I/O in one place: atomic saves, loads with ``weights_only=True``, and a run's provenance facts."""
 from __future__ import annotations
 
 import io
@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from ..errors import MissingResourceError, ValstudyError
-from ..io import atomic_write
+from .errors import MissingResourceError, ValstudyError
+from .io import atomic_write
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
@@ -34,7 +34,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def git_sha(cwd: str | Path | None = None) -> str:
     """The current commit (with ``-dirty`` when the tree has changes), or ``unknown`` outside git."""
-    cwd = cwd or Path(__file__).resolve().parents[2]
+    cwd = cwd or Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              timeout=10).stdout.strip()
