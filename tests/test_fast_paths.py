@@ -147,3 +147,20 @@ def test_state_dict_keys_are_unchanged():
     keys = set(ct.state_dict())
     assert {"composite.fuse.0.weight", "sa.f_q.weight", "sa.f_k.weight", "sa.f_v.weight", "ja.f_sp.weight"} <= keys
     assert not any("sp_index" in k for k in keys)
+
+
+def test_map_conv_weight_gradient_is_the_same_on_every_call():
+    # autograd's indexing backward adds in thread order on the CPU; training must be repeatable (and resumable)
+    from valstudy.models.attention_kernels import map_conv, map_conv_matrix
+
+    index = map_conv_matrix((16, 16), (16, 16), (7, 8, 7, 8))
+    torch.manual_seed(0)
+    x, w = torch.randn(32, 1, 16, 16), torch.randn(1, 1, 16, 16, requires_grad=True)
+    grads = []
+    for _ in range(4):
+        w.grad = None
+        map_conv(x, w, None, index).sin().sum().backward()
+        grads.append(w.grad.clone())
+    assert all(torch.equal(g, grads[0]) for g in grads)
+    ref = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (7, 8, 7, 8)), w.detach().requires_grad_())
+    assert torch.allclose(map_conv(x, w, None, index), ref, atol=1e-5)

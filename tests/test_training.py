@@ -143,7 +143,7 @@ def test_evaluations_during_training_leave_the_weights_unchanged_and_snapshots_a
         for k in a:
             assert torch.equal(a[k], b[k]), k
     evals = [json.loads(l) for l in (tmp_path / "curves" / "metrics.jsonl").read_text().splitlines() if "eval" in l]
-    assert [e["step"] for e in evals] == [2]
+    assert [e["step"] for e in evals] == [2, 4]  # every eval_every steps and at the last step
     for step in (2, 3):
         snap = torch.load(tmp_path / "curves" / f"ckpt_{step}.pt", weights_only=True)
         assert snap["step"] == step and set(snap["ema"]) == set(_weights(tmp_path / "plain")[1])

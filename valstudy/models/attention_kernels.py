@@ -172,9 +172,30 @@ def map_conv_matrix(size: tuple[int, int], kernel: tuple[int, int], padding: tup
     return torch.where(valid, u * kw + v, kh * kw).reshape(h * w, h * w)
 
 
+class _GatherWeights(torch.autograd.Function):
+    """``w[index]`` whose backward sums the gradient per weight with ``bincount``, in a fixed order.
+
+    Autograd's own backward of indexing (``index_put_`` with accumulation) adds in whatever order its threads run
+    on the CPU, so two identical training runs on two threads would drift apart; ``bincount`` sums sequentially.
+    """
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(index)
+        ctx.n = w.numel()
+        return w[index]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (index,) = ctx.saved_tensors
+        summed = torch.bincount(index.flatten(), weights=grad.flatten().double(), minlength=ctx.n)
+        return summed.to(grad.dtype), None
+
+
 def map_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor:
     """The one-channel convolution of :func:`map_conv_matrix`: (B, 1, h, w) -> (B, 1, h, w)."""
-    flat = torch.cat([weight.flatten(), weight.new_zeros(1)])[index]  # (hw, hw)
+    w_ext = torch.cat([weight.flatten(), weight.new_zeros(1)])  # (kh*kw + 1,): the last entry is the zero
+    flat = _GatherWeights.apply(w_ext, index) if w_ext.device.type == "cpu" else w_ext[index]  # (hw, hw)
     out = x.flatten(1) @ flat  # (B, hw)
     if bias is not None:
         out = out + bias
