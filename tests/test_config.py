@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from valstudy.config import (ABLATIONS, CONFIGS, DATASETS, METHODS, PROFILES, DataConfig, ModelConfig, TrainConfig,
+from valstudy.config import (ABLATIONS, STUDY_ABLATIONS, CONFIGS, DATASETS, METHODS, PROFILES, DataConfig, ModelConfig, TrainConfig,
                              apply_overrides, config_differences, config_from_dict, config_hash, config_to_dict,
                              get_config)
 from valstudy.errors import ValstudyError
@@ -80,7 +80,7 @@ def test_an_unknown_key_in_a_saved_configuration_is_named():
 
 def test_profiles_take_step_budgets_from_the_named_configurations():
     assert PROFILES["synthetic"].steps is None and PROFILES["real"].steps is None and PROFILES["smoke"].steps
-    assert set(PROFILES["synthetic"].ablations) == set(ABLATIONS) and PROFILES["synthetic"].seeds == (0, 1, 2)
+    assert set(PROFILES["synthetic"].ablations) == set(STUDY_ABLATIONS) <= set(ABLATIONS) and PROFILES["synthetic"].seeds == (0, 1, 2)
     for p in PROFILES.values():
         assert set(p.methods) <= set(METHODS) and set(p.ablations) <= set(ABLATIONS)
         for key in p.overrides:  # every profile override is a real key

@@ -20,7 +20,7 @@ def test_synthetic_plan_has_every_method_and_ablation_over_three_seeds(tmp_path)
         (m, seed) for m in METHODS for seed in (0, 1, 2))
     ablations = [s for s in specs if s.labels["experiment"] == "ablations"]
     assert sorted((s.labels["variant"], s.config.seed) for s in ablations) == sorted(
-        (a, seed) for a in ABLATIONS for seed in (0, 1, 2))
+        (a, seed) for a in PROFILES["synthetic"].ablations for seed in (0, 1, 2))
     by = {s.name: s.config for s in specs}
     no_ja = by["fashioniq/ablation_no_ja/seed1"]
     assert no_ja.model.use_ja is False and no_ja.model.init_w_sa == 1.0 and no_ja.model.method == "val"
