@@ -6,11 +6,14 @@ exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 
 from .config import DATASETS as DATASET_NAMES
 from .errors import ValstudyError
+from .locks import folder_lock
 
 
 def _data_synth(args) -> int:
@@ -47,15 +50,18 @@ def _train(args) -> int:
         raise ValstudyError("train: give one of --config NAME or --config-file PATH")
     cfg = get_config(args.config, args.set) if args.config else apply_overrides(load_config(args.config_file),
                                                                                  args.set)
-    summary = train(cfg, args.run_dir, progress=not args.quiet)
-    if summary.get("reused"):
-        print(f"{args.run_dir}: finished run with this configuration found; reused (delete it to retrain)")
-    if not args.no_eval:
-        from .evaluation import eval_run
-        from .training import init_distributed
+    # Rank 0 owns the run folder for the whole command (training, then evaluation): a second command is refused.
+    owner = int(os.environ.get("RANK", "0")) == 0
+    with folder_lock(args.run_dir, "run folder") if owner else contextlib.nullcontext():
+        summary = train(cfg, args.run_dir, progress=not args.quiet)
+        if summary.get("reused"):
+            print(f"{args.run_dir}: finished run with this configuration found; reused (delete it to retrain)")
+        if not args.no_eval:
+            from .evaluation import eval_run
+            from .training import init_distributed
 
-        if init_distributed()[0] == 0:
-            _print_results(eval_run(args.run_dir), json_out=False)
+            if init_distributed()[0] == 0:
+                _print_results(eval_run(args.run_dir), json_out=False)
     return 0
 
 

@@ -14,16 +14,18 @@ from typing import Iterator, Sequence
 import torch
 
 from .checkpoint import load_checkpoint
-from .config import TrainConfig, config_from_dict
+from .config import TrainConfig, load_config
 from .data import load_dataset
 from .data.base import EvalSplit
 from .device import pick_device
-from .errors import ValstudyError
+from .errors import MissingResourceError, ValstudyError
 from .features import extract_features
 from .io import read_json, write_json
+from .locks import folder_lock
 from .metrics import rank_split, split_result
 from .models import build_model
 from .text import Vocabulary
+from .versions import stamp, written_by
 
 # Bump when evaluation changes what a run's results.json holds (protocols, features, scoring): the study then
 # re-evaluates finished runs (their weights are unchanged) instead of reusing their results.
@@ -84,8 +86,7 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:
 def load_run(run_dir: str | Path, weights: str = "ema", device: str = "auto"):
     """(model in eval mode, dataset, vocabulary, config) of a finished run, for evaluation and notebooks."""
     run_dir = Path(run_dir)
-    cfg = config_from_dict(read_json(run_dir / "config.json", "run configuration",
-                                     "pass the folder given to 'valstudy train --run-dir'"))
+    cfg = load_config(run_dir / "config.json")
     vocab = Vocabulary.from_state_dict(read_json(run_dir / "vocab.json", "run vocabulary", "re-run training"))
     dev = pick_device(device if device != "auto" else cfg.device if cfg.device != "auto" else "auto")
     model = build_model(cfg.model, len(vocab))
@@ -95,17 +96,65 @@ def load_run(run_dir: str | Path, weights: str = "ema", device: str = "auto"):
     return model.to(dev).eval(), dataset, vocab, cfg
 
 
+RESULT_KEYS = ("run", "dataset", "method", "seed", "weights", "splits", "summary")
+SPLIT_KEYS = ("protocol", "queries", "gallery")
+
+
+def check_results(res, path: str | Path) -> dict:
+    """``res`` (read from ``path``) as written by :func:`eval_run`; otherwise a one-line error naming what is
+    missing and which version wrote it."""
+    path = Path(path)
+    if not isinstance(res, dict):
+        raise ValstudyError(f"{path}: not a results object (a {type(res).__name__}); written by "
+                            f"{written_by(path.parent)}")
+    missing = [k for k in RESULT_KEYS if k not in res]
+    splits = res.get("splits")
+    if not missing and (not isinstance(splits, list) or not all(isinstance(r, dict) for r in splits)):
+        missing = ["splits (a list of objects)"]
+    if not missing:
+        missing = sorted({f"splits[].{k}" for r in splits for k in SPLIT_KEYS if k not in r})
+    if missing:
+        raise ValstudyError(f"{path}: lacks {', '.join(missing)}; written by {written_by(path.parent, res)}; "
+                            f"evaluate the run again (valstudy eval --run {path.parent})")
+    return res
+
+
+def _merge(path: Path, result: dict, protocols: list[str], every: tuple[str, ...]) -> dict:
+    """``result`` with the splits of protocols it did not evaluate kept from the results.json at ``path``."""
+    if not path.is_file() or set(every) <= set(protocols):
+        return result        # nothing to keep: every protocol of the dataset was evaluated now
+    old = check_results(read_json(path), path)
+    if old["weights"] != result["weights"]:
+        raise ValstudyError(f"{path}: holds {old['weights']}-weight results; evaluating {result['weights']} weights "
+                            f"for {', '.join(protocols)} alone would mix the two; evaluate every protocol "
+                            f"(omit --protocol) to replace the file")
+    order = {p: i for i, p in enumerate(every)}
+    kept = [r for r in old["splits"] if r["protocol"] not in protocols]
+    rows = sorted(kept + result["splits"], key=lambda r: order.get(r["protocol"], len(order)))
+    return {**result, "splits": rows, "summary": summarize(rows)}
+
+
 def eval_run(run_dir: str | Path, protocols: Sequence[str] | None = None, weights: str = "ema",
              device: str = "auto") -> dict:
-    """Evaluate a finished run and write ``results.json``; returns what it wrote."""
+    """Evaluate a finished run and write ``results.json``; returns what it wrote.
+
+    Evaluating some protocols updates theirs and keeps the other protocols' results already in the file. The run
+    folder's lock is held throughout (a run still training, or another evaluation, is refused).
+    """
     run_dir = Path(run_dir)
-    model, dataset, vocab, cfg = load_run(run_dir, weights, device)
-    rows = evaluate_model(model, dataset, vocab, cfg, next(model.parameters()).device, protocols)
-    meta = read_json(run_dir / "meta.json") if (run_dir / "meta.json").is_file() else {}
-    result = {
-        "run": cfg.name, "run_dir": str(run_dir), "dataset": cfg.data.dataset, "method": cfg.model.method,
-        "seed": cfg.seed, "weights": weights, "git_sha": meta.get("git_sha", "unknown"),
-        "evaluation_version": EVALUATION_VERSION, "splits": rows, "summary": summarize(rows),
-    }
-    write_json(run_dir / "results.json", result, indent=1)
+    if not (run_dir / "config.json").is_file():
+        raise MissingResourceError("run configuration", run_dir / "config.json",
+                                   "pass the folder given to 'valstudy train --run-dir'")
+    with folder_lock(run_dir, "run folder"):
+        model, dataset, vocab, cfg = load_run(run_dir, weights, device)
+        chosen = list(protocols or cfg.data.protocols or dataset.protocols)
+        rows = evaluate_model(model, dataset, vocab, cfg, next(model.parameters()).device, chosen)
+        meta = read_json(run_dir / "meta.json") if (run_dir / "meta.json").is_file() else {}
+        result = {
+            "run": cfg.name, "run_dir": str(run_dir), "dataset": cfg.data.dataset, "method": cfg.model.method,
+            "seed": cfg.seed, "weights": weights, "git_sha": meta.get("git_sha", "unknown"), **stamp(),
+            "evaluation_version": EVALUATION_VERSION, "splits": rows, "summary": summarize(rows),
+        }
+        result = _merge(run_dir / "results.json", result, chosen, tuple(dataset.protocols))
+        write_json(run_dir / "results.json", result, indent=1)
     return result

@@ -16,10 +16,12 @@ def gather_results(root: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     study's plan). Extra configuration labels saved by the study (``label.json`` beside ``results.json``) become
     columns too.
     """
+    from .evaluation import check_results
+
     roots = [root] if isinstance(root, (str, Path)) else list(root)
     rows = []
     for path in sorted({p for r in roots for p in Path(r).rglob("results.json")}):
-        res = read_json(path)
+        res = check_results(read_json(path), path)
         label_file = path.parent / "label.json"
         labels = read_json(label_file) if label_file.is_file() else {}
         for split in res["splits"]:

@@ -22,7 +22,7 @@ def training_curves(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         raise ValstudyError(f"{path}: no metrics.jsonl; train the run first (valstudy train --run-dir {run_dir})")
-    lines = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    lines = read_jsonl(path)   # a torn last line (a run killed mid-write) is left out
     loss = pd.DataFrame([l for l in lines if "loss" in l], columns=["step", "phase", "loss"])
     evals = [(l["step"], l["eval"]) for l in lines if "eval" in l]
     results = read_json(run_dir / "results.json", "run results", "evaluate the run (valstudy eval)")

@@ -86,7 +86,8 @@ class FashionIQ:
     # ---------------------------------------------------------------- reading
     def _pairs(self, cat: str, split: str) -> list[dict]:
         path = self.root / "captions" / f"cap.{cat}.{split}.json"
-        pairs = read_records(self.name, path, ("target", "candidate", "captions"), "caption file")
+        pairs = read_records(self.name, path, ("target", "candidate", "captions"), "caption file",
+                             strings=("target", "candidate"))
         for i, p in enumerate(pairs):
             if not isinstance(p["captions"], list) or not all(isinstance(t, str) for t in p["captions"]):
                 raise DataError(path, f"entry {i}: 'captions' must be a list of strings", key="captions")

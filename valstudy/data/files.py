@@ -5,11 +5,12 @@ Every problem becomes a one-line :class:`~valstudy.errors.DataError` (a malforme
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import DataError, MissingResourceError, ValstudyError
-from ..io import read_json
+from ..io import read_error, read_json
 
 README = "data/README.md"
 
@@ -33,8 +34,13 @@ def require_file(dataset: str, path: Path, what: str) -> Path:
     return path
 
 
-def read_records(dataset: str, path: Path, keys: Sequence[str], what: str) -> list[dict]:
-    """A JSON file holding a list of objects, each with ``keys``; names the entry and key that are wrong."""
+def read_records(dataset: str, path: Path, keys: Sequence[str], what: str,
+                 strings: Sequence[str] | None = None) -> list[dict]:
+    """A JSON file holding a list of objects, each with ``keys``; names the entry and key that are wrong.
+
+    The values of ``strings`` (default: every key) must be strings: a number or null where training expects a
+    name or a caption is reported here, by entry, rather than failing later.
+    """
     require_file(dataset, path, what)
     data = read_json(path, what=f"{dataset} {what}", remedy=remedy(dataset))
     if not isinstance(data, list):
@@ -45,7 +51,18 @@ def read_records(dataset: str, path: Path, keys: Sequence[str], what: str) -> li
         for k in keys:
             if k not in entry:
                 raise DataError(path, f"entry {i} has no key '{k}'", key=k)
+        for k in (keys if strings is None else strings):
+            if not isinstance(entry[k], str):
+                shown = json.dumps(entry[k])
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                raise DataError(path, f"entry {i}: '{k}' must be a string, got {_json_type(entry[k])} {shown}",
+                                key=k)
     return data
+
+
+def _json_type(value) -> str:
+    return {bool: "boolean", int: "number", float: "number", type(None): "null", list: "list",
+            dict: "object"}.get(type(value), type(value).__name__)
 
 
 def read_json_list(dataset: str, path: Path, what: str) -> list[str]:
@@ -61,10 +78,20 @@ def read_lines(dataset: str, path: Path, what: str) -> list[tuple[int, str]]:
     """Non-blank lines of a text file as (1-based line number, line without the newline)."""
     require_file(dataset, path, what)
     try:
-        with open(path, encoding="utf-8") as f:
-            return [(n, line.rstrip("\r\n")) for n, line in enumerate(f, 1) if line.strip()]
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not UTF-8 text: {e.reason}") from None
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise read_error(path, e) from None
+    out = []
+    for n, line in enumerate(raw.split(b"\n"), 1):
+        try:
+            text = line.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as e:
+            raise DataError(path, f"not UTF-8 text: byte 0x{line[e.start]:02x} at column {e.start + 1} "
+                                  f"({e.reason})", line=n) from None
+        if text.strip():
+            out.append((n, text))
+    return out
 
 
 def unique(items) -> list:

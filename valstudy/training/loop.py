@@ -20,17 +20,19 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from ..checkpoint import environment, git_sha, load_checkpoint, save_checkpoint
-from ..config import TrainConfig, config_differences, config_to_dict
+from ..config import TrainConfig, config_differences, config_to_dict, load_config
 from ..data import load_dataset
 from ..data.transforms import make_transform
 from ..data.validation import HeldOut
 from ..device import pick_device
 from ..errors import ValstudyError
-from ..io import read_json, write_json, write_text
+from ..io import append_line, read_json, read_jsonl, write_json, write_text
+from ..locks import folder_lock
 from ..losses import build_loss
 from ..models import build_model
 from ..text import Vocabulary, load_glove
 from .batches import StepBatches
+from ..versions import stamp
 from .ema import EMA
 from .sides import lvs_triplets
 
@@ -94,6 +96,7 @@ class Run:
         # A validation split carved out of the training set (never the test split) for the curves that choose the
         # step budget; None trains on the whole training set and evaluates the test protocols during training.
         self.holdout = HeldOut(self.dataset, cfg.data.val_fraction) if cfg.data.val_fraction > 0 else None
+        self._check_batch_size()
         vocab_file = self.dir / "vocab.json"
         if vocab_file.is_file():
             self.vocab = Vocabulary.from_state_dict(read_json(vocab_file))
@@ -119,18 +122,35 @@ class Run:
 
     # ---- run folder -------------------------------------------------------------------------------------------
     def _check_run_dir(self) -> None:
+        if self.dir.exists() and not self.dir.is_dir():
+            raise ValstudyError(f"{self.dir}: is a file, not a folder; give a folder path for --run-dir")
+        if (self.dir / "config.json").is_file():
+            load_config(self.dir / "config.json")   # a run of another version: a message naming the key and that version
         diff = config_differences(self.cfg, self.dir)
         if diff:
             raise ValstudyError(f"{self.dir}: holds a run with another configuration (differs in "
                                 f"{', '.join(diff)}); choose a new --run-dir or delete this one")
 
+    def _check_batch_size(self) -> None:
+        # A cross-field rule that needs the data: each step draws one batch without repeats from an epoch's triplets.
+        cfg = self.cfg
+        sources = [(f"training triplets in {self.dataset.root}", self.dataset.train_triplets(epoch=0, seed=cfg.seed))]
+        if cfg.side_info != "none":
+            side = self.side_dataset or self.dataset
+            sources.append((f"tagged descriptions (L_vs) in {side.root}", side.side_information()))
+        for what, items in sources:
+            if cfg.batch_size > len(items):
+                raise ValstudyError(f"configuration key batch_size={cfg.batch_size}: larger than the {len(items)} "
+                                    f"{what}; allowed: 2 to {len(items)}")
+
     def _write_provenance(self) -> None:
         if self.rank != 0:
             return
         if not (self.dir / "config.json").is_file():
+            # meta.json first: config.json marks the folder as this run's, so it must come last
+            write_json(self.dir / "meta.json", {**stamp(), "git_sha": git_sha(), "seed": self.cfg.seed,
+                                                "world_size": self.world, "device": str(self.device), **environment()})
             write_json(self.dir / "config.json", config_to_dict(self.cfg))
-            write_json(self.dir / "meta.json", {"git_sha": git_sha(), "seed": self.cfg.seed, "world_size": self.world,
-                                                "device": str(self.device), **environment()})
         if not (self.dir / "vocab.json").is_file():
             write_json(self.dir / "vocab.json", self.vocab.state_dict(), indent=None)
 
@@ -154,6 +174,7 @@ class Run:
     def _resume(self) -> None:
         path = self.dir / "checkpoint.pt"
         if not path.is_file():
+            self._truncate_metrics(0)   # killed before the first checkpoint: start the log again
             return
         state = load_checkpoint(path, map_location=self.device)
         self.model.load_state_dict(state["model"], strict=True)
@@ -168,16 +189,17 @@ class Run:
         self._truncate_metrics(self.step)
 
     def _truncate_metrics(self, step: int) -> None:
-        # Lines logged after the checkpoint would be logged again: keep only those up to it.
+        # Lines logged after the checkpoint would be logged again: keep only those up to it. A kill during a write
+        # can leave the last line torn (no newline, or not JSON): it was after the checkpoint too, so it goes.
         path = self.dir / "metrics.jsonl"
-        if self.rank == 0 and path.is_file():
-            keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l).get("step", 0) <= step]
-            write_text(path, "".join(l + "\n" for l in keep))
+        if self.rank != 0 or not path.is_file():
+            return
+        keep = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
+        write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def _log(self, record: dict) -> None:
         if self.rank == 0:
-            with open(self.dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_line(self.dir / "metrics.jsonl", json.dumps(record))
 
     # ---- training ---------------------------------------------------------------------------------------------
     def _batches(self, phase: str, start: int, end: int, offset: int) -> DataLoader:
@@ -296,5 +318,12 @@ class Run:
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, stop_after: int | None = None) -> dict:
-    """Train (or resume, or reuse) the run in ``run_dir``; see the module docstring."""
-    return Run(cfg, run_dir, progress=progress).fit(stop_after=stop_after)
+    """Train (or resume, or reuse) the run in ``run_dir``; see the module docstring.
+
+    Rank 0 holds the run folder's lock (``valstudy.locks``) throughout: a second process training in the same folder
+    is refused with the holder's pid.
+    """
+    if int(os.environ.get("RANK", "0")) != 0:
+        return Run(cfg, run_dir, progress=progress).fit(stop_after=stop_after)
+    with folder_lock(run_dir, "run folder"):
+        return Run(cfg, run_dir, progress=progress).fit(stop_after=stop_after)

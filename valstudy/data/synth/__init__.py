@@ -9,6 +9,10 @@ generator's settings (``world.json``). The same seed gives byte-identical files.
 ``pairs.json`` entries: ``reference``, ``target``, ``text``, ``changed`` (attributes where target and reference
 differ), ``split``; FashionIQ entries add ``category`` and ``mentioned`` (the attributes that caption names; a
 pair's two captions may name different changes). Empty FashionIQ captions are not listed.
+
+Generation marks the folder first (``.synth-in-progress.json``) and removes the mark last, holding the folder's lock
+(``valstudy.locks``) meanwhile: a generation that was killed is redone from the start by the next one (the same
+seed gives the same bytes), while a folder holding anything else is refused.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ import numpy as np
 from ... import __version__
 from ...config import DATASETS
 from ...errors import ValstudyError
-from ...io import read_json
+from ...io import read_json, write_json
+from ...locks import LOCK_NAME, folder_lock
 from .writers import Extras, write_extras, write_fashion200k, write_fashioniq, write_shoes
 
 __all__ = ["synthesize", "DATASETS", "SIZES", "SYNTH_VERSION"]
@@ -42,15 +47,33 @@ _OUTPUTS = {
 }
 
 
-def _prepare_root(root: Path, dataset: str) -> None:
-    """Refuse a non-empty root that is not an earlier synthetic copy of ``dataset``; clear an earlier copy."""
-    if not root.exists() or not any(root.iterdir()):
-        return
-    world = root / "extras" / "world.json"
-    previous = read_json(world).get("dataset") if world.is_file() else None
-    if previous != dataset:
+IN_PROGRESS = ".synth-in-progress.json"
+
+
+def _previous(root: Path) -> str | None:
+    """The synthetic dataset an earlier generation wrote (or began writing) in ``root``, if any."""
+    for mark in (root / IN_PROGRESS, root / "extras" / "world.json"):
+        if mark.is_file():
+            try:
+                found = read_json(mark)
+            except ValstudyError:
+                continue        # a mark torn by a kill: the other one (or none) decides
+            if isinstance(found, dict):
+                return found.get("dataset")
+    return None
+
+
+def _refuse_foreign(root: Path, dataset: str) -> None:
+    if root.is_dir() and any(p.name != LOCK_NAME for p in root.iterdir()) and _previous(root) != dataset:
         raise ValstudyError(f"{root}: directory is not empty and holds no synthetic {dataset} data "
                             f"(extras/world.json); choose an empty or new --root")
+
+
+def _prepare_root(root: Path, dataset: str, meta: dict) -> None:
+    """Refuse a non-empty root that is not an earlier (finished or interrupted) synthetic copy of ``dataset``;
+    mark it as in progress, then clear the earlier copy."""
+    _refuse_foreign(root, dataset)
+    write_json(root / IN_PROGRESS, meta)   # first: from here on the folder is recognisably ours
     for name in _OUTPUTS[dataset]:
         p = root / name
         if p.is_dir():
@@ -83,14 +106,20 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
         raise ValstudyError(f"unknown synthetic size {size!r}; choose one of small, medium")
     if not isinstance(image_size, int) or image_size < 16:
         raise ValstudyError(f"image size must be an integer of at least 16 pixels, got {image_size!r}")
-    root = Path(root)
-    _prepare_root(root, dataset)
-    root.mkdir(parents=True, exist_ok=True)
-    # One generator per dataset: the same seed gives each dataset its own, reproducible stream.
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), DATASETS.index(dataset)]))
-    extras = Extras()
-    counts = _WRITERS[dataset](root, rng, SIZES[size], image_size, extras)
     meta = {"generator": "valstudy.data.synth", "version": SYNTH_VERSION, "valstudy_version": __version__,
-            "dataset": dataset, "size": size, "seed": int(seed), "image_size": image_size, "counts": counts}
-    write_extras(root, extras, dataset, meta)
+            "dataset": dataset, "size": size, "seed": int(seed), "image_size": image_size}
+    root = Path(root)
+    _refuse_foreign(root, dataset)   # before the lock, which would leave its file in a folder that is not ours
+    with folder_lock(root, "synthetic data folder") as root:
+        _prepare_root(root, dataset, meta)
+        # One generator per dataset: the same seed gives each dataset its own, reproducible stream.
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), DATASETS.index(dataset)]))
+        extras = Extras()
+        try:
+            counts = _WRITERS[dataset](root, rng, SIZES[size], image_size, extras)
+        except OSError as e:   # PIL's image writes; the folder stays marked, so the next run redoes it
+            raise ValstudyError(f"{root}: cannot write the synthetic data ({e.strerror or e}); "
+                                f"free space or fix permissions, then run the same command again") from None
+        write_extras(root, extras, dataset, {**meta, "counts": counts})
+        (root / IN_PROGRESS).unlink()   # last: the folder is complete
     return counts
