@@ -154,7 +154,7 @@ not_run = [analysis.VARIANT_LABELS[a] for a in ABLATIONS if analysis.VARIANT_LAB
 print(f"protocol {protocol!r}; not trained in the {PROFILE} profile: {', '.join(not_run) or 'none'}")
 table.round(2)"""),
     ("code", """ks = analysis.recall_columns(table)
-save(plotting.recall_bars(table[ks].add_suffix(" mean"), ks, f"{DATASET}: ablations, mean over seeds, protocol '{protocol}' "
+save(plotting.recall_bars(table[ks].add_suffix(" mean"), ks, f"{DATASET}: ablations, seed mean, protocol '{protocol}' "
                           f"({PROFILE} profile)", group="variant"), "recall")
 analysis.record(FIG, NOTEBOOK, DATASET, {
     "profile": PROFILE, "protocol": protocol, "table": table.reset_index().to_dict("records"),

@@ -42,8 +42,8 @@ def test_image_size_is_one_setting():
 
 
 def test_overrides_parse_as_the_field_type():
-    cfg = get_config("shoes_synth", ["keep_checkpoints=100,200", "model.levels=low", "lr=1e-3", "model.extra={\"a\": 1}",
-                                     "model.glove_path=none", "side_info_root=x"])
+    cfg = get_config("shoes_synth", ["keep_checkpoints=100,200", "model.levels=low", "lr=1e-3",
+                                     'model.extra={"a": 1}', "model.glove_path=none", "side_info_root=x"])
     assert cfg.keep_checkpoints == (100, 200) and cfg.model.levels == ("low",) and cfg.lr == 1e-3
     assert cfg.model.extra == {"a": 1} and cfg.model.glove_path is None and cfg.side_info_root == "x"
     assert get_config("shoes_synth", {"keep_checkpoints": [5]}).keep_checkpoints == (5,)

@@ -20,7 +20,8 @@ _API = {
     "TrainConfig": "config", "DataConfig": "config", "ModelConfig": "config",
     "ValstudyError": "errors", "read_json": "io",
     # data, text, models
-    "load_dataset": "data", "DatasetLoader": "data.base", "DATASET_LOADERS": "data:DATASETS", "tokenize": "text", "build_model": "models",
+    "load_dataset": "data", "DatasetLoader": "data.base", "DATASET_LOADERS": "data:DATASETS", "tokenize": "text",
+    "build_model": "models",
     # training, evaluation, results
     "train": "training", "load_run": "evaluation", "eval_run": "evaluation", "evaluate_model": "evaluation",
     "rank_splits": "evaluation", "recall_at_k": "metrics", "topk": "retrieval", "gather_results": "results",

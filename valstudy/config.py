@@ -56,7 +56,9 @@ class ModelConfig:
     text_dropout: float = 0.1             # dropout after max-over-time (code)
     glove_path: str | None = None         # GloVe text file to initialise embeddings; None = random (Xavier)
     small_width: int = 32                 # channel width of the first stage of the small CPU backbone
-    image_size: int = 64                  # square input side the model is built for: fixes each level's h x w, which the spatial-attention kernel covers; always equals DataConfig.image_size (TrainConfig checks)
+    # Square input side the model is built for: it fixes each level's h x w, which the spatial-attention kernel
+    # covers. Always equal to DataConfig.image_size (TrainConfig.validate checks; an override of one sets both).
+    image_size: int = 64
     mobilenet_taps: tuple[int, int, int] = (6, 11, 13)  # MobileNet-v1 blocks tapped as low/mid/high (seed; the code taps 6/10/13)
     gate_bn_relu: bool = False            # authors' code quirk: BN+ReLU before the joint-attention sigmoids (off = paper)
     extra: dict = field(default_factory=dict)  # free-form options for experiments, saved with the run

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from ..config import DATASETS, PROFILES
+from ..errors import ValstudyError
 from .notebooks import execute_notebooks
 from .plan import REPO, absolute, get_profile, plan, profile_paths
 from .runner import describe_pending, ensure_data, ensure_runs, pending
@@ -56,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m valstudy.study ...`` (the same as ``python -m valstudy study ...``)."""
-    from ..cli import main as cli_main
-    return cli_main(["study", *(argv if argv is not None else __import__("sys").argv[1:])])
+    """``python -m valstudy.study ...``, the same as ``python -m valstudy study ...``; exit status 2 on a user error."""
+    p = argparse.ArgumentParser(prog="python -m valstudy study")
+    add_arguments(p)
+    try:
+        return run(p.parse_args(argv))
+    except ValstudyError as e:
+        print(f"valstudy study: error: {e}", file=sys.stderr)
+        return 2
