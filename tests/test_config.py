@@ -85,3 +85,10 @@ def test_profiles_take_step_budgets_from_the_named_configurations():
         assert set(p.methods) <= set(METHODS) and set(p.ablations) <= set(ABLATIONS)
         for key in p.overrides:  # every profile override is a real key
             apply_overrides(get_config("shoes_synth"), {key: p.overrides[key]})
+
+
+def test_the_protocol_registry_matches_the_loaders():
+    from valstudy.config import PROTOCOLS
+    from valstudy.data import DATASETS as LOADERS
+
+    assert {name: loader.protocols for name, loader in LOADERS.items()} == PROTOCOLS

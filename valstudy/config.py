@@ -26,6 +26,7 @@ from .io import read_json
 
 # ---------------------------------------------------------------------------------------------------- registries
 DATASETS = ("fashion200k", "shoes", "fashioniq")
+PROTOCOLS = {"fashion200k": ("default",), "shoes": ("default", "dedup"), "fashioniq": ("val", "official")}  # the loaders' own, first = default
 METHODS = ("val", "tirg", "concat", "image_only", "text_only")
 BACKBONES = ("resnet50", "mobilenet_v1", "small")
 LEVELS = ("low", "mid", "high")
@@ -110,23 +111,14 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> "TrainConfig":
-        """Check the values that depend on each other; returns ``self``. Raises ValstudyError naming the key."""
+        """Check every value (:func:`validate_values`) and the image size both sections share; returns ``self``.
+        Raises ValstudyError naming the key, the value and what is allowed."""
+        validate_values(self)
         if self.data.image_size != self.model.image_size:
             # The model's spatial-attention kernels are sized for model.image_size; images of another size would
             # give maps the kernels do not cover.
             raise ValstudyError(f"{self.name}: data.image_size {self.data.image_size} differs from model.image_size "
                                 f"{self.model.image_size}; set one (the other follows) or both to the same value")
-        for key, value, allowed in (("data.dataset", self.data.dataset, DATASETS),
-                                    ("model.method", self.model.method, METHODS),
-                                    ("model.backbone", self.model.backbone, BACKBONES), ("loss", self.loss, LOSSES),
-                                    ("side_info", self.side_info, SIDE_INFO)):
-            if value not in allowed:
-                raise ValstudyError(f"{self.name}: {key} {value!r} unknown; choose from {', '.join(allowed)}")
-        unknown = [lv for lv in self.model.levels if lv not in LEVELS]
-        if unknown or not self.model.levels:
-            raise ValstudyError(f"{self.name}: model.levels {self.model.levels!r}: choose one or more of "
-                                f"{', '.join(LEVELS)}")
-        validate_values(self)
         return self
 
 
@@ -231,10 +223,8 @@ def validate_values(cfg) -> None:
     _range("data.image_size", d.image_size, MIN_IMAGE_SIZE.get(cfg.model.backbone, 16))
     _range("data.test_min_count", d.test_min_count, 1)
     if d.protocols:
-        from .data import DATASETS as LOADERS   # the loaders declare their protocols
-
         for p in d.protocols:
-            _choice("data.protocols", p, LOADERS[d.dataset].protocols)
+            _choice("data.protocols", p, PROTOCOLS[d.dataset])
     _range("data.val_fraction", d.val_fraction, 0.0, 1.0, high_open=True)
     validate_model(cfg.model)
     _choice("loss", cfg.loss, LOSSES)
