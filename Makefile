@@ -7,7 +7,7 @@ DATA   ?= synthetic
 DATA_ROOT ?= data/real
 JOBS   ?= 2
 
-.PHONY: help setup test study data figures bench clean-build
+.PHONY: help setup test study data figures bench clean-build notebooks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,9 +19,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install valstudy with its dev extras (torch, jupyter, papermill, nbval)
 
-test: $(STAMP) ## run the test suite, then nbval on the stored notebooks (they run as stored: smoke profile)
+test: $(STAMP) ## run the test suite, then nbval on the stored notebooks (a wiring check: VALSTUDY_PROFILE=smoke)
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q
-	$(PY) -m pytest --nbval-lax -q notebooks/
+	VALSTUDY_PROFILE=smoke $(PY) -m pytest --nbval-lax -q notebooks/*.ipynb
+
+notebooks: $(STAMP) ## sync each notebook's .py and .ipynb (jupytext), then strip the .ipynb outputs
+	$(PY) -m jupytext --sync notebooks/*.ipynb
+	$(PY) -m jupyter nbconvert --clear-output --inplace --log-level WARN notebooks/*.ipynb
 
 data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
 	$(PY) -m valstudy study data

@@ -22,8 +22,12 @@ LINK = re.compile(r"\(\s*(?:\./)?(figures/[^)\s]+\.png)\s*\)|src=[\"'](?:\./)?(f
 
 
 def notebook_code(name: str) -> str:
-    nb = json.loads((NOTEBOOK_DIR / f"{name}.ipynb").read_text())
-    return "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    """The code cells of a notebook's reviewed source, the percent-format ``notebooks/<name>.py`` (in sync with its
+    ``.ipynb``: tests/test_notebook_pairs.py)."""
+    import jupytext
+
+    nb = jupytext.read(NOTEBOOK_DIR / f"{name}.py")
+    return "\n\n".join(c["source"] for c in nb["cells"] if c["cell_type"] == "code")
 
 
 def saved_subsets(code: str) -> list[str | ast.expr]:
@@ -87,22 +91,6 @@ def test_readme_figure_exists_and_has_exactly_one_notebook(link):
     name = Path(link).name
     owners = [nb for nb in NOTEBOOKS if name in figure_names(nb)]
     assert len(owners) == 1, f"{name}: written by {owners or 'no notebook'}"
-
-
-def test_stored_notebooks_have_no_outputs_and_match_their_generator():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOK_DIR / "build_notebooks.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    assert set(gen.NOTEBOOKS) == set(NOTEBOOKS)
-    for nb in NOTEBOOKS:
-        stored = json.loads((NOTEBOOK_DIR / f"{nb}.ipynb").read_text())
-        for cell in stored["cells"]:
-            if cell["cell_type"] == "code":
-                assert cell["outputs"] == [] and cell["execution_count"] is None, f"{nb}.ipynb has outputs"
-        assert stored == json.loads(gen.nbformat.writes(gen.build(nb, gen.NOTEBOOKS[nb]))), \
-            f"{nb}.ipynb differs from notebooks/build_notebooks.py; rerun it"
 
 
 def test_parameters_cell_is_upper_case_annotated_and_commented():
