@@ -7,7 +7,7 @@ DATA   ?= synthetic
 DATA_ROOT ?= data/real
 JOBS   ?= 2
 
-.PHONY: help setup test study data figures bench clean-build notebooks
+.PHONY: help setup test study data figures bench clean-build notebooks findings
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,12 +26,17 @@ test: $(STAMP) ## run the test suite, then nbval on the stored notebooks (a wiri
 notebooks: $(STAMP) ## sync each notebook's .py and .ipynb (jupytext), then strip the .ipynb outputs
 	$(PY) -m jupytext --sync notebooks/*.ipynb
 	$(PY) -m jupyter nbconvert --clear-output --inplace --log-level WARN notebooks/*.ipynb
+	touch notebooks/*.py  # the text side stays the newer one, as jupytext expects
 
 data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
 	$(PY) -m valstudy study data
 
 study: $(STAMP) ## the whole study: data, training, every notebook, every figure (DATA=real DATA_ROOT=... for real data)
 	$(PY) -m valstudy study all --data $(DATA) --data-root $(DATA_ROOT)
+	$(PY) -m valstudy.analysis.stats --readme README.md
+
+findings: $(STAMP) ## rewrite the README's findings block from figures/*.json (paired 95% intervals over seeds)
+	$(PY) -m valstudy.analysis.stats --readme README.md
 
 bench: $(STAMP) ## the retrieval and training-step benchmarks
 	$(PY) bench/retrieval.py

@@ -1,0 +1,94 @@
+"""Seeds and paired intervals (valstudy.analysis.stats) on hand-made inputs, and the README's generated findings."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from valstudy.analysis import stats
+from valstudy.errors import ValstudyError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def results(rows):
+    """A gather_results-like table from (variant, seed, R@10) triples, two categories each averaging to R@10."""
+    out = []
+    for variant, seed, r10 in rows:
+        for cat, shift in (("dress", -1.0), ("shirt", 1.0)):
+            out.append({"method": "val" if variant.startswith("no_") else variant, "variant": variant,
+                        "seed": seed, "protocol": "val", "category": cat, "R@10": r10 + shift, "R@50": 2 * r10})
+    return pd.DataFrame(out)
+
+
+def test_t_quantile_matches_closed_forms():
+    p = 0.975
+    assert stats.t_quantile(1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-4)  # Cauchy: 12.706
+    assert stats.t_quantile(2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)), rel=1e-5)  # 4.303
+    assert stats.t_quantile(2) == pytest.approx(4.303, abs=5e-4)
+    assert 1.96 < stats.t_quantile(200) < stats.t_quantile(30) < stats.t_quantile(10)
+    with pytest.raises(ValueError):
+        stats.t_quantile(0)
+
+
+def test_per_seed_summary_and_paired_differences_by_hand():
+    df = results([("val", 0, 10), ("val", 1, 20), ("val", 2, 30), ("tirg", 0, 5), ("tirg", 1, 12), ("tirg", 2, 22),
+                  ("no_sa", 0, 11), ("no_sa", 1, 18), ("no_sa", 2, 31), ("no_ja", 0, 4)])
+    seeds = stats.per_seed(df, "val")
+    assert seeds.loc[("val", 1), "R@10"] == 20  # categories averaged: 19 and 21
+    summary = stats.seed_summary(seeds)
+    assert summary.loc["val", "R@10 mean"] == 20 and summary.loc["val", "R@10 std"] == pytest.approx(10)
+    assert summary.loc["no_ja", "seeds"] == 1 and math.isnan(summary.loc["no_ja", "R@10 std"])
+    assert stats.mean_std_text(summary).loc["val", "R@10"] == "20.0 ± 10.0"
+    assert stats.mean_std_text(summary).loc["no_ja", "R@10"] == "4.0"
+
+    p = stats.paired_differences(seeds).set_index(["variant", "metric"])
+    tirg = p.loc[("tirg", "R@10")]  # differences 5, 8, 8: mean 7, std sqrt(3), half-width t(2) * sqrt(3) / sqrt(3)
+    assert tirg["n"] == 3 and tirg["mean"] == pytest.approx(7) and tirg["std"] == pytest.approx(math.sqrt(3))
+    assert tirg["low"] == pytest.approx(7 - stats.t_quantile(2)) and tirg["high"] == pytest.approx(7 + 4.3027, abs=1e-3)
+    assert tirg["excludes_zero"]
+    no_sa = p.loc[("no_sa", "R@10")]  # differences -1, 2, -1: mean 0, the interval straddles zero
+    assert no_sa["mean"] == pytest.approx(0) and no_sa["low"] < 0 < no_sa["high"] and not no_sa["excludes_zero"]
+    no_ja = p.loc[("no_ja", "R@10")]  # one common seed: a difference, no interval
+    assert no_ja["n"] == 1 and no_ja["mean"] == 6 and math.isnan(no_ja["low"]) and not no_ja["excludes_zero"]
+
+
+def test_sentences_claim_a_direction_only_when_the_interval_excludes_zero():
+    base = {"metric": "R@10", "n": 3, "std": 1.0}
+    up = stats.comparison_sentence({**base, "variant": "tirg", "mean": 7.0, "low": 2.7, "high": 11.3}, "shoes")
+    assert up.startswith("On synthetic Shoes, VAL's R@10 is higher than TIRG's by 7.0 points") and "+2.7 to +11.3" in up
+    down = stats.comparison_sentence({**base, "variant": "no_ja", "mean": -3.0, "low": -5.0, "high": -1.0})
+    assert "VAL's R@10 is lower than w/o JA's by 3.0 points" in down
+    flat = stats.comparison_sentence({**base, "variant": "no_sa", "mean": 4.0, "low": -1.0, "high": 9.0}, "fashioniq")
+    assert "detects no difference in R@10 between VAL and w/o SA" in flat and "higher" not in flat
+    one = stats.comparison_sentence({"variant": "low", "metric": "R@10", "n": 1, "mean": 5.0}, "shoes")
+    assert "claims no difference" in one and "higher" not in one
+
+
+def test_findings_and_readme_block_from_records(tmp_path):
+    seeds = stats.per_seed(results([("val", s, 20 + s) for s in range(3)] + [("tirg", s, 10 + 2 * s)
+                                                                            for s in range(3)]), "val")
+    paired = stats.paired_differences(seeds).to_dict("records")
+    (tmp_path / "results_shoes.json").write_text(json.dumps({"protocols": ["default"], "paired": paired}))
+    (tmp_path / "ablations_shoes.json").write_text(json.dumps({"protocol": "default", "table": []}))
+    lines = stats.findings(tmp_path, datasets=("shoes",))
+    assert lines[0].startswith("- On synthetic Shoes, VAL's R@10 is higher than TIRG's") and "'default'" in lines[0]
+    assert "records no paired differences" in lines[1]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{stats.START}\nold\n{stats.END}\nrest\n")
+    assert stats.update_readme(readme, tmp_path, check=True) and "old" in readme.read_text()
+    assert stats.update_readme(readme, tmp_path) and not stats.update_readme(readme, tmp_path)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("\nrest\n") and "old" not in text
+    readme.write_text("no markers\n")
+    with pytest.raises(ValstudyError, match="README.md: needs exactly one"):
+        stats.update_readme(readme, tmp_path)
+
+
+def test_committed_readme_findings_are_what_the_committed_figures_give():
+    block = stats.readme_block(REPO / "figures")
+    assert block in (REPO / "README.md").read_text(), \
+        "README.md's findings block is stale: run python -m valstudy.analysis.stats --readme README.md"

@@ -1,0 +1,203 @@
+"""Seeds and paired intervals: how sure the study is of each comparison, and the sentences it may write.
+
+Every comparison the study states is VAL against another model trained with the same random seed (a baseline, or
+an ablation of VAL). Over n seeds the paired differences d_s = R@K(VAL, s) - R@K(other, s) give a mean, a standard
+deviation and a 95% t-interval, mean +- t(0.975, n - 1) * std / sqrt(n) (t = 4.303 for 3 seeds). A sentence claims a
+direction only when that interval excludes zero; otherwise it says the study detects no difference.
+
+    python -m valstudy.analysis.stats --readme README.md [--figures figures] [--check]
+
+rewrites the README's block between ``<!-- findings:start -->`` and ``<!-- findings:end -->`` from the committed
+``figures/results_<dataset>.json`` and ``figures/ablations_<dataset>.json`` (``--check``: exit 1 when it differs).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import ValstudyError
+from ..io import read_json
+from .common import VARIANT_LABELS
+
+DATASET_NAMES = {"fashion200k": "Fashion200k", "shoes": "Shoes", "fashioniq": "FashionIQ"}
+HEADLINE = "R@10"  # the recall the sentences speak of (the paper's headline recall on every dataset)
+START, END = "<!-- findings:start -->", "<!-- findings:end -->"
+
+
+def t_quantile(df: int, p: float = 0.975) -> float:
+    """The p-quantile of Student's t with ``df`` degrees of freedom (Simpson integration of the density, bisection).
+
+    Computed rather than tabled so any seed count works: df = 2 gives 4.303, df = 1 gives 12.706.
+    """
+    if df < 1:
+        raise ValueError(f"t quantile needs df >= 1, got {df}")
+    c = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
+
+    def cdf_above_half(x: float, n: int = 4000) -> float:  # P(0 < T < x), Simpson's rule
+        h = x / n
+        f = [c * (1 + (i * h) ** 2 / df) ** (-(df + 1) / 2) for i in range(n + 1)]
+        return h / 3 * (f[0] + f[-1] + 4 * sum(f[1:-1:2]) + 2 * sum(f[2:-1:2]))
+
+    lo, hi = 0.0, 1.0
+    while cdf_above_half(hi) < p - 0.5:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf_above_half(mid) < p - 0.5 else (lo, mid)
+    return (lo + hi) / 2
+
+
+def per_seed(df: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """R@K per (variant, seed) under one protocol, averaged over categories (FashionIQ), from ``gather_results``.
+
+    ``variant`` is the method for the method comparison (``val``, ``tirg``, ...) and the ablation's name for
+    ablations (``no_sa``, ...); full VAL is the methods' ``val``.
+    """
+    sel = df[df["protocol"] == protocol]
+    if sel.empty:
+        raise ValstudyError(f"no results under protocol {protocol!r}; train the runs first (python -m valstudy.study)")
+    variant = sel["variant"] if "variant" in sel else sel["method"]
+    sel = sel.assign(variant=variant.fillna(sel["method"]))
+    ks = sorted([c for c in sel.columns if c.startswith("R@")], key=lambda c: int(c[2:]))
+    return sel.groupby(["variant", "seed"], sort=False)[ks].mean()
+
+
+def seed_summary(seeds: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation (ddof 1; NaN for one seed) over the seeds of each variant, and the seed count."""
+    g = seeds.groupby(level="variant", sort=False)
+    out = g.mean().add_suffix(" mean").join(g.std(ddof=1).add_suffix(" std"))
+    ks = list(seeds.columns)
+    out = out[[f"{k} {s}" for k in ks for s in ("mean", "std")]]
+    out["seeds"] = g.size()
+    return out
+
+
+def paired_differences(seeds: pd.DataFrame, reference: str = "val", level: float = 0.95) -> pd.DataFrame:
+    """VAL minus each other variant, seed by seed (only seeds both were trained with), per R@K.
+
+    Columns: variant, metric, n (paired seeds), mean, std, t, low, high (the ``level`` t-interval of the mean
+    difference; NaN with fewer than 2 seeds), excludes_zero.
+    """
+    if reference not in seeds.index.get_level_values("variant"):
+        raise ValstudyError(f"no {reference!r} runs to compare against; train them first (python -m valstudy.study)")
+    ref = seeds.xs(reference, level="variant")
+    rows = []
+    for variant in dict.fromkeys(seeds.index.get_level_values("variant")):
+        if variant == reference:
+            continue
+        other = seeds.xs(variant, level="variant")
+        common = ref.index.intersection(other.index)
+        for metric in seeds.columns:
+            d = (ref.loc[common, metric] - other.loc[common, metric]).astype(float)
+            n = len(d)
+            mean = float(d.mean()) if n else math.nan
+            std = float(d.std(ddof=1)) if n > 1 else math.nan
+            t = t_quantile(n - 1, 0.5 + level / 2) if n > 1 else math.nan
+            half = t * std / math.sqrt(n) if n > 1 else math.nan
+            low, high = mean - half, mean + half
+            rows.append({"variant": variant, "metric": metric, "n": n, "mean": mean, "std": std, "t": t,
+                         "low": low, "high": high, "excludes_zero": bool(n > 1 and (low > 0 or high < 0))})
+    return pd.DataFrame(rows)
+
+
+def mean_std_text(summary: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """The summary as ``mean ± std`` strings (one column per R@K) for display; the numbers stay in the CSV."""
+    ks = [c[:-5] for c in summary.columns if c.endswith(" mean")]
+    out = pd.DataFrame(index=summary.index)
+    for k in ks:
+        m, s = summary[f"{k} mean"], summary[f"{k} std"]
+        out[k] = [f"{a:.{digits}f}" + ("" if math.isnan(b) else f" ± {b:.{digits}f}") for a, b in zip(m, s)]
+    if "seeds" in summary:
+        out["seeds"] = summary["seeds"]
+    return out
+
+
+def comparison_sentence(row: dict, dataset: str = "", reference: str = "VAL") -> str:
+    """One comparison as a sentence: a direction only when the 95% interval of the paired difference excludes 0.
+
+    ``row`` is a row of :func:`paired_differences` (``variant`` may be a code or a label).
+    """
+    other = VARIANT_LABELS.get(row["variant"], row["variant"])
+    where = f"On synthetic {DATASET_NAMES.get(dataset, dataset)}, " if dataset else ""
+    metric, n, mean = row["metric"], int(row["n"]), row["mean"]
+    if n < 2:
+        return (f"{where}{reference} against {other}: {metric} difference {mean:+.1f} points from {n} seed; "
+                f"one seed gives no interval, so the study claims no difference.")
+    interval = f"95% interval of the paired difference over {n} seeds: {row['low']:+.1f} to {row['high']:+.1f}"
+    if row["low"] > 0 or row["high"] < 0:
+        word = "higher" if mean > 0 else "lower"
+        return f"{where}{reference}'s {metric} is {word} than {other}'s by {abs(mean):.1f} points ({interval})."
+    return (f"{where}the study detects no difference in {metric} between {reference} and {other} "
+            f"(mean paired difference {mean:+.1f} points; {interval}).")
+
+
+def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str = HEADLINE) -> list[str]:
+    """Markdown bullet lines: every recorded comparison (baselines, then ablations) of every dataset as a sentence.
+
+    Reads the ``paired`` lists the results and ablations notebooks record in ``<figures_dir>/<notebook>_<ds>.json``.
+    """
+    figures_dir = Path(figures_dir)
+    lines = []
+    for ds in datasets:
+        for notebook, what in (("results", "baselines"), ("ablations", "ablations")):
+            path = figures_dir / f"{notebook}_{ds}.json"
+            if not path.is_file():
+                lines.append(f"- {DATASET_NAMES[ds]}, {what}: `{path.name}` is missing (run `make study`).")
+                continue
+            rec = read_json(path)
+            paired = [r for r in rec.get("paired") or [] if r["metric"] == metric]
+            if not paired:
+                lines.append(f"- {DATASET_NAMES[ds]}, {what}: `{path.name}` records no paired differences "
+                             f"(written before they existed: run `make study`).")
+            protocol = rec.get("protocol") or (rec.get("protocols") or [""])[0]
+            for r in paired:
+                lines.append(f"- {comparison_sentence(r, ds)[:-1]} (protocol '{protocol}').")
+    return lines
+
+
+def readme_block(figures_dir: str | Path) -> str:
+    """The generated README block, markers included."""
+    body = "\n".join(findings(figures_dir))
+    return (f"{START}\n<!-- generated by `python -m valstudy.analysis.stats --readme README.md` from "
+            f"figures/*.json; do not edit by hand -->\n{body}\n{END}")
+
+
+def update_readme(readme: str | Path, figures_dir: str | Path, check: bool = False) -> bool:
+    """Rewrite the findings block of ``readme``; return True when it changed (with ``check``: only compare)."""
+    readme = Path(readme)
+    text = readme.read_text()
+    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+        raise ValstudyError(f"{readme}: needs exactly one '{START}' line followed by one '{END}' line")
+    before, rest = text.split(START)
+    _, after = rest.split(END)
+    new = before + readme_block(figures_dir) + after
+    if new != text and not check:
+        from ..io import write_text
+        write_text(readme, new)
+    return new != text
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m valstudy.analysis.stats", description=__doc__.splitlines()[0])
+    p.add_argument("--readme", default="README.md", help="the file holding the findings block")
+    p.add_argument("--figures", default="figures", help="the folder of the recorded results_*/ablations_* JSON")
+    p.add_argument("--check", action="store_true", help="exit 1 when the block differs from what it would write")
+    a = p.parse_args(argv)
+    try:
+        changed = update_readme(a.readme, a.figures, check=a.check)
+    except ValstudyError as e:
+        print(f"valstudy.analysis.stats: error: {e}", file=sys.stderr)
+        return 2
+    if a.check and changed:
+        print(f"{a.readme}: the findings block is stale; run python -m valstudy.analysis.stats --readme {a.readme}")
+        return 1
+    print(f"{a.readme}: findings block {'rewritten' if changed else 'unchanged'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
