@@ -7,7 +7,7 @@ DATA   ?= synthetic
 DATA_ROOT ?= data/real
 JOBS   ?= 2
 
-.PHONY: help setup test study data figures bench clean-build notebooks findings
+.PHONY: help setup test study data figures bench clean-build notebooks findings book test-browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,14 @@ data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
 study: $(STAMP) ## the whole study: data, training, every notebook, every figure (DATA=real DATA_ROOT=... for real data)
 	$(PY) -m valstudy study all --data $(DATA) --data-root $(DATA_ROOT)
 	$(PY) -m valstudy.analysis.stats --readme README.md
+
+book: $(STAMP) ## render notebooks/executed/ (make study's executed notebooks) as a static site in build/book/
+	$(PY) -m valstudy.book --executed notebooks/executed --out build/book
+
+test-browser: $(STAMP) ## the browser tests (tests/browser/): installs playwright into .venv, drives Debian's chromium
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,browser]'
+	@command -v chromium >/dev/null || echo "no chromium: the browser tests will skip (apt-get install -y chromium)"
+	VALSTUDY_BROWSER=1 $(PY) -m pytest -q -n 0 tests/browser
 
 findings: $(STAMP) ## rewrite the README's findings block from figures/*.json (paired 95% intervals over seeds)
 	$(PY) -m valstudy.analysis.stats --readme README.md

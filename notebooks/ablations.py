@@ -12,26 +12,82 @@
 #     name: python3
 # ---
 
+# %%
+
 # %% [markdown]
-# # Ablations
+# # Ablations: which parts of VAL matter
 #
-# The composite transformer and the streams each ablation removes (the seed's Fig. 1), then every ablation the profile
-# trains beside full VAL, over the same seeds: w/o SA, w/o JA; one level (low / mid / high) against all three; L_vv
-# against L_vv + L_vs; the triplet loss against the softmax loss. R@K under the dataset's first protocol, averaged over
-# categories and seeds.
+# **The paper's question** (Section 4, its ablation study; the supplementary's Fig. 1 sketches the two ablative
+# baselines): does VAL need both attention streams, several levels, and the side information of $\mathcal{L}_{vs}$?
+# The study adds a question of its own: does the loss (the authors' triplet loss against TIRG's softmax) change the
+# picture?
+#
+# ## 1. The composite transformer
+#
+# At each level $i \in \{\text{low}, \text{mid}, \text{high}\}$ the CNN's feature map $X^i \in \mathbb{R}^{h \times w
+# \times c}$ and the text feature $t \in \mathbb{R}^{512}$ (an LSTM's max-pooled outputs) meet in a composite
+# transformer (the supplementary's Table 1; shapes in [docs/shapes.md](../docs/shapes.md)).
+#
+# **Composite function** (1×1 convolution, batch norm, ReLU over the text tiled at every position):
+#
+# $$V^i = \mathcal{F}_c\big([X^i, \mathrm{tile}(t)]\big) \in \mathbb{R}^{h \times w \times c}.$$
+#
+# **Self-attention (SA) stream**, two heads, head $m$ on its own $\bar c = c/2$ channels $V^i_m$ with 1×1
+# projections, attention over the $hw$ positions, then a 1×1 convolution with ReLU:
+#
+# $$\mathrm{SA}_m = \mathrm{softmax}\!\left(\frac{\mathcal{F}_Q(V^i_m)\,\mathcal{F}_K(V^i_m)^\top}{\sqrt{\bar c}}\right)
+# \mathcal{F}_V(V^i_m), \qquad A^i_{sa} = \mathcal{F}_{sa}\big([\mathrm{SA}_1, \mathrm{SA}_2]\big).$$
+#
+# **Joint-attention (JA) stream**: a channel gate and a spatial gate computed from $V^i$ rescale the *original*
+# image features $X^i$, so the text decides which features of the reference to keep:
+#
+# $$g_{ch} = \sigma\big(\mathcal{F}_{ch}(\mathrm{avgpool}(V^i))\big) \in \mathbb{R}^{c}, \quad
+# g_{sp} = \sigma\big(\mathcal{F}_{sp}(\tfrac{1}{c}\textstyle\sum_{k} V^i_{\cdot,\cdot,k})\big)
+# \in \mathbb{R}^{h \times w},
+# \quad A^i_{ja} = g_{ch} \odot g_{sp} \odot X^i,$$
+#
+# with $\mathcal{F}_{sp}$ a convolution whose kernel covers the whole $h \times w$ map.
+#
+# **Stream weights**: the composite output is a learnt mixture of the two streams,
+#
+# $$\Phi^i = w_{ja} A^i_{ja} + w_{sa} A^i_{sa},$$
+#
+# with $w_{ja} = 1$, $w_{sa} = 0$ at the start, as in the authors' code (yanbeic/VAL `nets/attention.py`).
+#
+# **Hierarchical matching**: at every level the pooled, L2-normalised composite feature is matched with the target
+# image's feature at the same level, and the losses are summed over levels,
+#
+# $$\mathcal{L}_{vv} = \sum_{i} \ell\Big(\tfrac{\bar\Phi^i}{\|\bar\Phi^i\|},\,
+# \tfrac{\bar X^i_{tgt}}{\|\bar X^i_{tgt}\|}\Big),
+# \qquad \ell(a, p) = \sum_{n} \max\big(0,\ m + \|a - p\|^2 - \|a - n\|^2\big),$$
+#
+# the authors' bidirectional triplet loss with margin $m = 0.2$ and semi-hard negatives $n$ from the batch (or
+# TIRG's batch softmax in the "softmax loss" ablation). $\mathcal{L}_{vs}$ is the same loss with the image's own
+# description in place of the user text (side information: joint training on Fashion200k, pre-training on Shoes
+# and FashionIQ; the supplementary, Section 2).
+#
+# ## 2. The ablations
+#
+# | ablation | what changes |
+# |---|---|
+# | w/o SA | $\Phi^i = w_{ja} A^i_{ja}$ |
+# | w/o JA | $\Phi^i = w_{sa} A^i_{sa}$ ($w_{sa}$ starts at 1, or the output would start at zero) |
+# | low / mid / high level only | one composite transformer, one level in $\mathcal{L}_{vv}$ and in the features |
+# | L_vv + L_vs | adds the side-information loss |
+# | softmax loss | TIRG's batch softmax instead of the triplet loss |
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"              # fashion200k | shoes | fashioniq
-PROFILE: str = "smoke"              # smoke (tiny data, seconds) | synthetic (the CPU study) | real (paper settings, GPU)
-DATA_ROOT: str = ""                 # data folder; "" = the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""                 # run folders; "" = the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""               # figures and tables; "" = the profile's (build/smoke/figures, figures/)
+DATASET: str = "shoes"      # fashion200k | shoes | fashioniq
+PROFILE: str = "synthetic"  # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
+DATA_ROOT: str = ""         # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
+RUNS_ROOT: str = ""         # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
+FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
 
 # %%
 NOTEBOOK = "ablations"
-from valstudy import analysis, plotting
-from valstudy.study import prepare
+from valstudy import analysis, plotting, prepare
 
+PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
 study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
 FIG = study.figures_dir
 figures = []  # every figure this notebook writes, recorded at the end
@@ -43,23 +99,69 @@ def save(fig, subset):
     plotting.show(path)
 
 
+# %% [markdown]
+# The two ablative baselines, redrawn after the supplementary's Fig. 1: greyed boxes are the stream removed.
+
 # %%
 save(plotting.val_schematic(("full", "no_sa", "no_ja")), "schematic")
 
-# %%
-from valstudy.data import DATASETS
-from valstudy.study import ABLATIONS
+# %% [markdown]
+# ## 3. Every ablation beside full VAL, mean ± standard deviation over seeds
+#
+# Under the dataset's first protocol, R@K averaged over categories; `mean R@K` is the mean of a row's R@K. Full VAL
+# is the method comparison's VAL, trained with the same seeds.
 
-protocol = DATASETS[DATASET].protocols[0]
-table = analysis.ablation_table(study.results(), protocol)
+# %%
+from valstudy import ABLATIONS, DATASET_LOADERS
+
+protocol = DATASET_LOADERS[DATASET].protocols[0]
+df = study.results()
+runs = df[(df["experiment"] == "ablations") | ((df["experiment"] == "methods") & (df["method"] == "val"))]
+seeds = analysis.per_seed(runs, protocol)
+table = analysis.ablation_table(seeds)
+table.to_csv(FIG / f"ablations_{DATASET}.csv")
 not_run = [analysis.VARIANT_LABELS[a] for a in ABLATIONS if analysis.VARIANT_LABELS[a] not in table.index]
 print(f"protocol {protocol!r}; not trained in the {PROFILE} profile: {', '.join(not_run) or 'none'}")
-table.round(2)
+analysis.mean_std_text(table.drop(columns="group")).join(table["group"])
+
+# %% [markdown]
+# **What to look for** in the figure: bars are means over seeds, whiskers one standard deviation. Compare each
+# ablation with the VAL bars: removing a stream the model relies on drops every R@K; a single level that matches
+# the three together says the hierarchy adds little *on this data*.
 
 # %%
-ks = analysis.recall_columns(table)
-save(plotting.recall_bars(table[ks].add_suffix(" mean"), ks, f"{DATASET}: ablations, mean over seeds, protocol '{protocol}' "
-                          f"({PROFILE} profile)", group="variant"), "recall")
-analysis.record(FIG, NOTEBOOK, DATASET, {
+ks = [c[:-5] for c in table.columns if c.startswith("R@") and c.endswith(" mean")]
+n_seeds = int(table["seeds"].max())
+save(plotting.recall_bars(table[[f"{k} {s}" for k in ks for s in ("mean", "std")]], ks,
+                          f"{DATASET}: ablations, protocol '{protocol}' ({PROFILE} profile, "
+                          f"{'mean ± std over %d seeds' % n_seeds if n_seeds > 1 else '1 seed'})", group="variant"),
+     "recall")
+
+# %% [markdown]
+# ## 4. Paired differences against full VAL
+#
+# As in the results chapter: per seed, VAL's R@K minus the ablation's, and the 95% t-interval of the mean difference
+# over the seeds both were trained with ($t_{0.975,2} = 4.303$ for three). A positive difference means the removed
+# part helps. With a single seed there is no interval, and no claim. `ablations_<dataset>_paired.csv` holds every R@K.
+
+# %%
+paired = analysis.paired_differences(seeds)
+paired.to_csv(FIG / f"ablations_{DATASET}_paired.csv", index=False)
+paired.round(2)
+
+# %% [markdown]
+# ### Finding
+#
+# Written from the numbers above, not typed in:
+
+# %%
+for row in paired[paired["metric"] == "R@10"].to_dict("records"):
+    print("-", analysis.comparison_sentence(row, DATASET))
+
+# %% [markdown]
+# ## Record
+
+# %%
+_ = analysis.record(FIG, NOTEBOOK, DATASET, {
     "profile": PROFILE, "protocol": protocol, "table": table.reset_index().to_dict("records"),
-    "not_run": not_run, "figures": figures})
+    "paired": paired.to_dict("records"), "not_run": not_run, "figures": figures})

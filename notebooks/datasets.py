@@ -12,26 +12,34 @@
 #     name: python3
 # ---
 
+# %%
+
 # %% [markdown]
-# # Dataset anatomy
+# # The datasets: what a query looks like
 #
-# Reference/target pairs with their own descriptions and the user's text (the seed's Figs. 2-4), the counts of this
-# copy of the dataset beside the paper's counts of the real dataset (VAL.md sections 4-5), the length of the user
-# texts and the most frequent words.
+# **The paper's question** (Section 4's dataset descriptions; the supplementary's Figs. 2-4): what kind of text
+# feedback does each dataset carry? Fashion200k's "replace X with Y" texts name one attribute word; Shoes and
+# FashionIQ carry *relative captions* in natural language ("is more casual and has shorter sleeves"), which may be
+# vague and fit several images (the supplementary, Section 3).
+#
+# This chapter shows pairs (reference + user text → target), the counts of this copy of the dataset beside the
+# counts of the real one ([docs/protocols.md](../docs/protocols.md) lists them with their sources), the length of the
+# user texts and their most frequent words. On the synthetic profiles the images are procedurally drawn garments
+# written in the real datasets' file formats; the counts are far smaller than the real ones on purpose.
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"              # fashion200k | shoes | fashioniq
-PROFILE: str = "smoke"              # smoke (tiny data, seconds) | synthetic (the CPU study) | real (paper settings, GPU)
-DATA_ROOT: str = ""                 # data folder; "" = the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""                 # run folders; "" = the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""               # figures and tables; "" = the profile's (build/smoke/figures, figures/)
+DATASET: str = "shoes"      # fashion200k | shoes | fashioniq
+PROFILE: str = "synthetic"  # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
+DATA_ROOT: str = ""         # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
+RUNS_ROOT: str = ""         # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
+FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
 
 # %%
 NOTEBOOK = "datasets"
-from valstudy import analysis, plotting
-from valstudy.study import prepare
+from valstudy import analysis, plotting, prepare
 
-study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR, train=False)  # data, reused when present
+PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
+study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR, train=False)  # data only, reused when present
 FIG = study.figures_dir
 figures = []  # every figure this notebook writes, recorded at the end
 
@@ -42,8 +50,14 @@ def save(fig, subset):
     plotting.show(path)
 
 
+# %% [markdown]
+# ## 1. Counts: this copy against the real dataset
+#
+# The loader's counts (queries per protocol, gallery sizes, training triplets) beside the paper's counts of the real
+# dataset; the loader's notes say what it dropped and why (nothing is skipped silently).
+
 # %%
-from valstudy.data import load_dataset
+from valstudy import load_dataset
 
 ds = load_dataset(DATASET, study.data_dir)
 kind = "real" if PROFILE == "real" else "synthetic"
@@ -53,11 +67,23 @@ print("\n".join(ds.report.notes) or "no notes from the loader")
 counts
 
 # %% [markdown]
-# Examples: the reference (blue) is changed by the user text into the target (green); above each image its own description where the dataset has one (Fashion200k product text, Shoes tagged caption).
+# ## 2. Pairs
+#
+# The reference (blue frame) is changed by the user text into the target (green frame); above each image its own
+# description where the dataset has one (Fashion200k product text, Shoes tagged caption: the side information of
+# $\mathcal{L}_{vs}$). **What to look for:** can you tell the target from the reference and the text together, and
+# from neither alone? The synthetic world is built so that you can't from one alone.
 
 # %%
 examples = analysis.anatomy_examples(ds, n=4)
 save(plotting.pair_grid(examples, f"{DATASET}: reference + user text -> target ({PROFILE} data)"), "examples")
+
+# %% [markdown]
+# ## 3. The user texts
+#
+# **What to look for:** Fashion200k's texts have a fixed length (four words: "replace X with Y"); relative captions
+# vary. The most frequent words show what the feedback is about (colours, sleeves, length, pattern) once the
+# function words are left out.
 
 # %%
 texts = analysis.texts_by_split(ds)
@@ -67,13 +93,26 @@ save(plotting.length_histogram(lengths, f"{DATASET}: user text length ({PROFILE}
 save(plotting.top_words_bar(words, f"{DATASET}: 25 most frequent words of the training texts\n"
                                    f"(function words left out; {PROFILE} data)"), "vocabulary")
 
+# %% [markdown]
+# ### Summary
+#
+# Generated from the counts above:
+
 # %%
-from valstudy.text import tokenize
+from valstudy import tokenize
 
 vocabulary = {w for t in texts["train"] for w in tokenize(t)}
-analysis.record(FIG, NOTEBOOK, DATASET, {
+mean_words = {k: sum(v) / max(len(v), 1) for k, v in lengths.items()}
+print(f"{len(texts['train'])} training texts and {len(texts['test'])} test texts; {len(vocabulary)} distinct words "
+      f"in training; {mean_words['train']:.1f} words per training text on average; most frequent: "
+      + ", ".join(w for w, _ in words[:5]))
+
+# %% [markdown]
+# ## Record
+
+# %%
+_ = analysis.record(FIG, NOTEBOOK, DATASET, {
     "profile": PROFILE, "counts": ds.report.counts, "paper_counts": analysis.PAPER_COUNTS[DATASET],
-    "texts": {k: len(v) for k, v in texts.items()},
-    "mean_words": {k: sum(v) / max(len(v), 1) for k, v in lengths.items()},
+    "texts": {k: len(v) for k, v in texts.items()}, "mean_words": mean_words,
     "vocabulary_size": len(vocabulary), "top_words": words,
     "examples": [{k: e[k] for k in ("reference", "text", "target")} for e in examples], "figures": figures})

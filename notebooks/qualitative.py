@@ -12,26 +12,32 @@
 #     name: python3
 # ---
 
+# %%
+
 # %% [markdown]
-# # Qualitative results
+# # Qualitative results: successes and failures
 #
-# Successes and failures like the seed's Figs. 5-6: the reference in a blue box, the user text, the top-K retrieved
-# images with the correct one in a green box, and the rank at which the first correct image appears. VAL seed 0,
-# EMA weights, the dataset's first protocol (every category).
+# **The paper's question** (the supplementary, Section 3 and Figs. 5-6): when VAL fails on natural-language feedback,
+# is it wrong, or is the text ambiguous? The supplementary argues that vague captions ("has a light floral pattern")
+# fit several gallery images, so a "failure" can still return images that satisfy the text.
+#
+# Drawn like the supplementary's Figs. 5-6: the reference in a blue frame with the user text, the top-K retrieved
+# images, the correct one in a green frame, and the rank $r_q$ at which the first correct image appears
+# (R@K counts the queries with $r_q \le K$). VAL seed 0, EMA weights, the dataset's first protocol (every category).
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"              # fashion200k | shoes | fashioniq
-PROFILE: str = "smoke"              # smoke (tiny data, seconds) | synthetic (the CPU study) | real (paper settings, GPU)
-DATA_ROOT: str = ""                 # data folder; "" = the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""                 # run folders; "" = the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""               # figures and tables; "" = the profile's (build/smoke/figures, figures/)
+DATASET: str = "shoes"      # fashion200k | shoes | fashioniq
+PROFILE: str = "synthetic"  # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
+DATA_ROOT: str = ""         # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
+RUNS_ROOT: str = ""         # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
+FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
 
 # %%
 K = 5  # retrieved images shown per query
 NOTEBOOK = "qualitative"
-from valstudy import analysis, plotting
-from valstudy.study import prepare
+from valstudy import analysis, plotting, prepare
 
+PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
 study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
 FIG = study.figures_dir
 figures = []  # every figure this notebook writes, recorded at the end
@@ -43,28 +49,55 @@ def save(fig, subset):
     plotting.show(path)
 
 
+# %% [markdown]
+# ## 1. Every query ranked
+#
+# The recall computed here from the ranks must equal the run's own evaluation (`results.json`; the tests check it).
+
 # %%
 from statistics import median
+
+from valstudy import recall_at_k
 
 ranked = analysis.rank_queries(study.run_dir(f"{DATASET}/val/seed0"), k=K)
 ds, rows = ranked["dataset"], ranked["rows"]
 successes, failures = analysis.pick_examples(rows, n=4)
 ks = ranked["ks"]
 print(f"{len(rows)} queries; median rank of the first correct image: {median([r['rank'] for r in rows]):.0f}")
-analysis.recall_from_ranks([r["rank"] for r in rows], ks)
+recall_at_k([r["rank"] for r in rows], ks)
+
+# %% [markdown]
+# ## 2. Best- and worst-ranked queries
+#
+# **What to look for:** in the successes, which attribute the text names and whether the reference already had
+# most of the target's look; in the failures, whether the top-K images satisfy the text anyway (a vague caption), or
+# ignore it (the model kept the reference), or ignore the reference (the model followed the text alone).
 
 # %%
 title = f"{DATASET}: VAL top-{K}, {{}} ({PROFILE} profile)"
 save(plotting.retrieval_grid(analysis.with_images(ds, successes), title.format("best-ranked queries")), "success")
 save(plotting.retrieval_grid(analysis.with_images(ds, failures), title.format("worst-ranked queries")), "failure")
 
+# %% [markdown]
+# ### Summary
+#
+# Generated from the ranks above:
+
 # %%
-from valstudy.io import read_json
+share = {k: sum(r["rank"] <= k for r in rows) / len(rows) for k in (1, K)}
+print(f"the target is first for {100 * share[1]:.0f}% of the queries and in the top {K} for {100 * share[K]:.0f}%; "
+      f"the worst query shown ranks it {max(r['rank'] for r in failures)}")
+
+# %% [markdown]
+# ## Record
+
+# %%
+from valstudy import read_json
 
 results = read_json(study.run_dir(f"{DATASET}/val/seed0") / "results.json")
-analysis.record(FIG, NOTEBOOK, DATASET, {
+_ = analysis.record(FIG, NOTEBOOK, DATASET, {
     "profile": PROFILE, "protocol": ranked["protocol"], "queries": len(rows),
-    "recall_from_ranks": {name: analysis.recall_from_ranks([r["rank"] for r in rows if r["split"] == name], ks)
+    "recall_from_ranks": {name: recall_at_k([r["rank"] for r in rows if r["split"] == name], ks)
                           for name in ranked["splits"]},
     "recall_results_json": {s["name"]: {k: v for k, v in s.items() if k.startswith("R@")}
                             for s in results["splits"] if s["protocol"] == ranked["protocol"]},

@@ -12,28 +12,43 @@
 #     name: python3
 # ---
 
+# %%
+
 # %% [markdown]
 # # Results: VAL against the baselines
 #
-# Mean and standard deviation over the seeds of every method trained by the study (TIRG, concat, image-only,
-# text-only as the profile lists them), under every protocol of the dataset (FashionIQ: VAL's and the official one).
-# Datasets with categories get an `average` row (the mean over categories); each row's `mean R@K` is the mean of its
-# R@K values, so FashionIQ's `average` row gives the paper's headline number (the mean of the six R@10/R@50 values).
-# The paper's published numbers follow in a **separate table: real data, cited from VAL.md section 6**; they are not
-# comparable to numbers on synthetic data.
+# **The paper's question** (Section 4, the results tables for Fashion200k, Shoes and FashionIQ): does composing the
+# reference image with the user's text *inside* the CNN, with composite transformers at three depths, retrieve the
+# target better than composing pooled features (TIRG), plain concatenation, or either input alone?
+#
+# This chapter trains (or reuses) every method of the profile over its random seeds and reports, for each, the mean
+# and standard deviation over seeds of R@K under every protocol of the dataset (FashionIQ: VAL's protocol and the
+# official one; see [docs/protocols.md](../docs/protocols.md)). It then pairs every baseline with VAL seed by seed
+# and writes what the study can and cannot claim. The paper's own numbers on real data close the chapter, in a
+# separate table: they are not comparable with numbers on synthetic data.
+#
+# **Recall at K.** For a query $q$ (reference image, text) the gallery is ranked by the distance between the
+# composite feature and each image feature (the query's own reference image excluded); with $r_q$ the rank of the
+# first correct image,
+#
+# $$\mathrm{R@}K = \frac{100}{|\mathcal{Q}|} \sum_{q \in \mathcal{Q}} \mathbb{1}\left[r_q \le K\right].$$
+#
+# Datasets with categories (FashionIQ) also get an `average` row, the mean over categories, and every row a
+# `mean R@K` (the mean of its R@K values): on FashionIQ's `average` row that is the paper's headline number, the mean
+# of the six R@10 / R@50 values.
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"              # fashion200k | shoes | fashioniq
-PROFILE: str = "smoke"              # smoke (tiny data, seconds) | synthetic (the CPU study) | real (paper settings, GPU)
-DATA_ROOT: str = ""                 # data folder; "" = the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""                 # run folders; "" = the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""               # figures and tables; "" = the profile's (build/smoke/figures, figures/)
+DATASET: str = "shoes"      # fashion200k | shoes | fashioniq
+PROFILE: str = "synthetic"  # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
+DATA_ROOT: str = ""         # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
+RUNS_ROOT: str = ""         # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
+FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
 
 # %%
 NOTEBOOK = "results"
-from valstudy import analysis, plotting
-from valstudy.study import prepare
+from valstudy import analysis, plotting, prepare
 
+PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
 study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
 FIG = study.figures_dir
 figures = []  # every figure this notebook writes, recorded at the end
@@ -45,32 +60,92 @@ def save(fig, subset):
     plotting.show(path)
 
 
+# %% [markdown]
+# ## 1. Every method, mean ± standard deviation over seeds
+#
+# One row per method, protocol and category. The CSV beside the figures (`results_<dataset>.csv`) holds the same
+# numbers as separate `mean` and `std` columns.
+
 # %%
 df = study.results()
 methods = df[df["experiment"] == "methods"]
 summary = analysis.summary_table(methods)
 summary.to_csv(FIG / f"results_{DATASET}.csv")
-print(f"this study ({PROFILE} profile): mean and std over seeds")
-summary.round(2)
+print(f"this study ({PROFILE} profile): mean ± std over seeds (no ± with a single seed)")
+analysis.mean_std_text(summary)
 
-# %%
-paper = analysis.paper_table(DATASET)
-paper.to_csv(FIG / f"results_{DATASET}_paper.csv")
-print("paper, real data, cited (VAL.md section 6); FashionIQ numbers follow VAL's protocol")
-paper
+# %% [markdown]
+# ## 2. The figure
+#
+# One panel per protocol: bars are the mean over seeds, whiskers one standard deviation. **What to look for:** the
+# gap between VAL and the best baseline against the whiskers; whether image-only sits above text-only (the reference
+# image carries most of the target's appearance) and whether composing models beat both (neither input alone
+# determines the target). On FashionIQ, compare the two protocols: the official one has a larger gallery.
 
 # %%
 protocols = list(dict.fromkeys(methods["protocol"]))
 for protocol in protocols:
     bars, metrics = analysis.protocol_bars(summary, protocol)
     seeds = int(summary["seeds"].max())
-    spread = f"mean and std over {seeds} seeds" if seeds > 1 else "1 seed"
+    spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "1 seed"
     save(plotting.recall_bars(bars, metrics, f"{DATASET}, protocol '{protocol}' ({PROFILE} profile, {spread})"),
          protocol)
 
+# %% [markdown]
+# ## 3. Paired differences: what the study can claim
+#
+# Each baseline was trained with the same random seeds as VAL (same initialisation stream, same batches), so the
+# comparison is paired: for seed $s$, $d_s = \mathrm{R@}K(\mathrm{VAL}, s) - \mathrm{R@}K(\mathrm{baseline}, s)$.
+# Over $n$ seeds the 95% interval of the mean difference is
+#
+# $$\bar d \pm t_{0.975,\,n-1}\,\frac{s_d}{\sqrt{n}}, \qquad t_{0.975,2} = 4.303 \text{ for three seeds.}$$
+#
+# A sentence below claims a direction only when that interval excludes zero; otherwise it says the study detects
+# no difference (which is not evidence that there is none: three seeds detect only large effects). Under the
+# dataset's first protocol, categories averaged; `results_<dataset>_paired.csv` holds every R@K.
+
 # %%
-analysis.record(FIG, NOTEBOOK, DATASET, {
-    "profile": PROFILE, "protocols": protocols,
+protocol = protocols[0]
+seeds = analysis.per_seed(methods, protocol)
+paired = analysis.paired_differences(seeds)
+paired.to_csv(FIG / f"results_{DATASET}_paired.csv", index=False)
+paired.round(2)
+
+# %% [markdown]
+# ### Finding
+#
+# Written from the numbers above, not typed in:
+
+# %%
+for row in paired[paired["metric"] == "R@10"].to_dict("records"):
+    print("-", analysis.comparison_sentence(row, DATASET))
+
+# %% [markdown]
+# ## 4. The paper's numbers (real data, cited)
+#
+# What the paper reports on the real datasets (its results tables; FashionIQ under VAL's protocol), as cited by
+# later work: see [docs/published-numbers.md](../docs/published-numbers.md) for the sources. These models are
+# ResNet-50 / MobileNet backbones trained for 30k-160k iterations on real photographs; the study's models are small
+# CPU networks trained on synthetic images, so only the *pattern* (which method is ahead) may be compared, never the
+# values.
+
+# %%
+paper = analysis.paper_table(DATASET)
+paper.to_csv(FIG / f"results_{DATASET}_paper.csv")
+partial = [name for name, row in paper.drop(columns="source").iterrows() if row.isna().any()]
+if partial:
+    print(f"the sources cite only some columns for: {', '.join(partial)} (shown as '-')")
+paper.astype(object).where(paper.notna(), "-")
+
+# %% [markdown]
+# ## Record
+#
+# The numbers this chapter computed, for the tests and for the README's generated findings
+# (`python -m valstudy.analysis.stats --readme README.md`).
+
+# %%
+_ = analysis.record(FIG, NOTEBOOK, DATASET, {
+    "profile": PROFILE, "protocols": protocols, "protocol": protocol,
     "methods": list(dict.fromkeys(summary.index.get_level_values("method"))),
-    "table": summary.reset_index().to_dict("records"), "paper": paper.reset_index().to_dict("records"),
-    "figures": figures})
+    "table": summary.reset_index().to_dict("records"), "paired": paired.to_dict("records"),
+    "paper": paper.reset_index().to_dict("records"), "figures": figures})

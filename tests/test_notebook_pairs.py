@@ -74,3 +74,33 @@ def test_the_sync_check_notices_an_edit(tmp_path):
     assert cells(jupytext.read(edited)) != cells(json.loads((NOTEBOOK_DIR / "costs.ipynb").read_text()))
     jupytext.write(jupytext.read(edited), tmp_path / "costs.ipynb")
     assert cells(jupytext.read(edited)) == cells(json.loads((tmp_path / "costs.ipynb").read_text()))
+
+
+def test_notebook_parameters_follow_the_profile_and_the_environment(capsys, tmp_path):
+    from valstudy.analysis.params import FOLDERS, notebook_parameters
+    from valstudy.errors import ValstudyError
+
+    # as stored: the study's own profile and its folders
+    assert notebook_parameters("synthetic", environ={}) == ("synthetic", *FOLDERS["synthetic"])
+    assert "profile 'synthetic'" in capsys.readouterr().out
+    # make test: VALSTUDY_PROFILE=smoke replaces the profile, and the folders follow it (nothing of synthetic)
+    got = notebook_parameters("synthetic", environ={"VALSTUDY_PROFILE": "smoke"})
+    assert got == ("smoke", *FOLDERS["smoke"]) and not any("synthetic" in p for p in got[1:])
+    assert "WIRING CHECK" in capsys.readouterr().out
+    # papermill passes folders explicitly: they are kept
+    assert notebook_parameters("smoke", "d", "r", "f", environ={}) == ("smoke", "d", "r", "f")
+    # a trained profile whose runs are missing says so and offers the smoke profile
+    notebook_parameters("synthetic", "", str(tmp_path), "", dataset="shoes", environ={})
+    out = capsys.readouterr().out
+    assert "the next cell trains them" in out and 'PROFILE = "smoke"' in out
+    with pytest.raises(ValstudyError, match="unknown profile 'fast'"):
+        notebook_parameters("synthetic", environ={"VALSTUDY_PROFILE": "fast"})
+
+
+def test_stored_notebooks_default_to_the_study_profile():
+    for name in NOTEBOOKS:
+        stored = json.loads((NOTEBOOK_DIR / f"{name}.ipynb").read_text())
+        params = next(c for c in stored["cells"] if "parameters" in c["metadata"].get("tags", []))
+        source = "".join(params["source"])
+        assert 'PROFILE: str = "synthetic"' in source, name
+        assert "notebook_parameters(PROFILE" in "".join("".join(c["source"]) for c in stored["cells"]), name

@@ -46,7 +46,7 @@ def test_datasets(tmp_path):
     c = rec["counts"]
     assert c["default_queries"] > 0 and c["train_triplets"] > 0
     assert rec["texts"] == {"train": c["train_triplets"], "test": c["default_queries"]}
-    assert rec["paper_counts"]["default_queries"] == 3492  # VAL.md section 4, labelled as the paper's
+    assert rec["paper_counts"]["default_queries"] == 3492  # docs/protocols.md, labelled as the paper's
     assert rec["vocabulary_size"] > len(rec["top_words"]) > 0
     counts = [n for _, n in rec["top_words"]]
     assert counts == sorted(counts, reverse=True)
@@ -77,6 +77,9 @@ def test_results(tmp_path, dataset):
         ks = [k for k in row if k.startswith("R@") and k.endswith(" mean")]
         assert ks and all(recall_ok(row[k]) for k in ks)
         assert row["seeds"] == len(SMOKE.seeds)
+    assert {p["variant"] for p in rec["paired"]} == set(SMOKE.methods) - {"val"}
+    for p in rec["paired"]:
+        assert p["n"] == len(SMOKE.seeds) and (p["low"] is None) == (p["n"] < 2)  # one seed: no interval
     if dataset == "fashioniq":  # per protocol: 3 categories + their average, per method
         for protocol in ("val", "official"):
             for method in SMOKE.methods:
@@ -86,18 +89,28 @@ def test_results(tmp_path, dataset):
                     mean = sum(rows[c][k] for c in ("dress", "shirt", "toptee")) / 3
                     assert rows["average"][k] == pytest.approx(mean)
         paper = {r["method (paper)"]: r for r in rec["paper"]}
+        assert paper["VAL (L_vv+L_vs)"]["dress R@10"] is None  # only the average is cited: shown as '-', not NaN
         assert paper["VAL (L_vv)"]["average"] == 33.82 and "cited" in paper["TIRG"]["source"]
 
 
 def test_ablations(tmp_path):
-    rec, _ = execute("ablations", tmp_path, DATASET="shoes")
+    rec, figures = execute("ablations", tmp_path, DATASET="shoes")
     variants = {r["variant"]: r for r in rec["table"]}
     assert set(variants) == {"VAL", "w/o SA", "high level only"}  # the smoke profile's ablations + full VAL
     assert {"w/o JA", "softmax loss", "L_vv + L_vs"} <= set(rec["not_run"])
     for r in variants.values():
-        ks = [k for k in r if k.startswith("R@")]
-        assert ks == ["R@1", "R@10", "R@50"] and all(recall_ok(r[k]) for k in ks)
-        assert r["mean R@K"] == pytest.approx(sum(r[k] for k in ks) / 3)
+        ks = [k[:-5] for k in r if k.startswith("R@") and k.endswith(" mean")]
+        assert ks == ["R@1", "R@10", "R@50"] and all(recall_ok(r[f"{k} mean"]) for k in ks)
+        assert r["mean R@K mean"] == pytest.approx(sum(r[f"{k} mean"] for k in ks) / 3)
+        assert r["seeds"] >= 1
+    # VAL minus each ablation, seed by seed: the recorded difference is the difference of the recorded means
+    paired = {(p["variant"], p["metric"]): p for p in rec["paired"]}
+    assert {v for v, _ in paired} == {"no_sa", "high"}
+    for (v, k), p in paired.items():
+        label = {"no_sa": "w/o SA", "high": "high level only"}[v]
+        if p["n"] == variants["VAL"]["seeds"] == variants[label]["seeds"]:
+            assert p["mean"] == pytest.approx(variants["VAL"][f"{k} mean"] - variants[label][f"{k} mean"])
+    assert len(pd.read_csv(figures / "ablations_shoes_paired.csv")) == len(rec["paired"])
 
 
 def test_qualitative(tmp_path):
@@ -115,8 +128,11 @@ def test_attention(tmp_path):
     rec, _ = execute("attention", tmp_path, DATASET="shoes")
     assert rec["regions"] is True and rec["levels"] == ["low", "mid", "high"]
     assert sorted(rec["figures"]) == ["attention_shoes_maps.png", "attention_shoes_region.png"]
+    assert 0 < rec["queries_with_region"] <= rec["queries"]
     for level, m in rec["region_mass"].items():
-        assert 0 < m["queries"] <= rec["queries"]
+        assert 0 < m["queries"] <= rec["queries_with_region"]
+        assert rec["region_excess"][level]["n"] == m["queries"]
+        assert rec["region_excess"][level]["mean"] == pytest.approx(m["attention_mass"] - m["area_fraction"])
         assert 0.0 <= m["attention_mass"] <= 1.0 and 0.0 < m["area_fraction"] < 1.0
 
 

@@ -14,7 +14,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .errors import ValstudyError
 
-DPI = 110
+DPI = 90  # modest: executed notebooks embed every figure, and they are committed
 REFERENCE_COLOUR = "#1f5fbf"  # blue box around the reference image (seed Figs. 5-6)
 TARGET_COLOUR = "#2ca02c"  # green box around the target image
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.titlesize": 11, "svg.hashsalt": "valstudy"})
@@ -251,35 +251,49 @@ def retrieval_grid(rows: Sequence[dict], title: str):
 
 # ---------------------------------------------------------------------------------------------------- attention
 def attention_grid(rows: Sequence[dict], levels: Sequence[str], title: str):
-    """Per query: the reference image, the changed region (when known), and per level the spatial (JA) and
-    self-attention maps overlaid on the image.
+    """Per query: the reference image with the text, the target image, the changed region (when known), and per
+    level the joint-attention spatial map and the self-attention each position receives, over the reference.
 
-    ``rows``: dicts with ``image`` (H, W, 3 uint8), ``text``, ``region`` ((H, W) bool or None), ``spatial`` and
-    ``self`` (dicts level -> (H, W) float map upsampled to the image, or missing).
+    ``rows``: dicts with ``image`` (H, W, 3 uint8), ``text``, ``target`` ((H, W, 3) uint8 or missing), ``region``
+    ((H, W) bool or None), ``spatial`` and ``self`` (dicts level -> (H, W) float map upsampled to the image, or
+    missing). Each map is min-max scaled to [0, 1] before drawing; one colour bar gives the scale.
     """
-    cols = 2 + 2 * len(levels)
-    fig, axes = plt.subplots(len(rows), cols, figsize=(1.45 * cols, 1.75 * len(rows)), squeeze=False)
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    cols = 3 + 2 * len(levels)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(1.3 * cols + 0.6, 1.6 * len(rows)), squeeze=False)
     for ax_row, r in zip(axes, rows):
-        _image(ax_row[0], r["image"], _wrap(f"\u201c{r['text']}\u201d", 24), fontsize=7.5)
-        if r.get("region") is not None:
-            _image(ax_row[1], r["image"], "changed region", fontsize=7.5)
-            ax_row[1].contourf(r["region"].astype(float), levels=[0.5, 1.5], colors=["yellow"], alpha=0.5)
-            ax_row[1].contour(r["region"].astype(float), levels=[0.5], colors=["red"], linewidths=1.2)
+        _image(ax_row[0], r["image"], "reference\n" + _wrap(f"\u201c{r['text']}\u201d", 22), REFERENCE_COLOUR,
+               fontsize=7)
+        if r.get("target") is not None:
+            _image(ax_row[1], r["target"], "target", TARGET_COLOUR, fontsize=7)
         else:
             ax_row[1].axis("off")
-            ax_row[1].text(0.5, 0.5, "no region\n(extras absent)", ha="center", va="center", fontsize=7)
+        if r.get("region") is not None:
+            _image(ax_row[2], r["image"], "changed region", fontsize=7)
+            ax_row[2].contourf(r["region"].astype(float), levels=[0.5, 1.5], colors=["yellow"], alpha=0.5)
+            ax_row[2].contour(r["region"].astype(float), levels=[0.5], colors=["red"], linewidths=1.2)
+        else:
+            ax_row[2].axis("off")
+            ax_row[2].text(0.5, 0.5, "no region\n(extras absent)", ha="center", va="center", fontsize=7)
         for i, lv in enumerate(levels):
             for j, kind in enumerate(("spatial", "self")):
-                ax = ax_row[2 + 2 * i + j]
+                ax = ax_row[3 + 2 * i + j]
                 amap = r.get(kind, {}).get(lv)
                 if amap is None:
                     ax.axis("off")
                     continue
-                _image(ax, r["image"], f"{lv}: {'JA spatial' if kind == 'spatial' else 'self-attention'}", fontsize=7.5)
-                ax.imshow(amap, cmap="jet", alpha=0.5, extent=(-0.5, r["image"].shape[1] - 0.5,
-                                                               r["image"].shape[0] - 0.5, -0.5))
-    fig.suptitle(f"{title}\ncolours scaled per map (red = most attention)")
-    fig.tight_layout()
+                span = float(amap.max() - amap.min())
+                scaled = (amap - amap.min()) / span if span > 0 else np.zeros_like(amap)
+                _image(ax, r["image"], f"{lv}: {'JA spatial' if kind == 'spatial' else 'SA received'}", fontsize=7)
+                ax.imshow(scaled, cmap="jet", vmin=0, vmax=1, alpha=0.5,
+                          extent=(-0.5, r["image"].shape[1] - 0.5, r["image"].shape[0] - 0.5, -0.5))
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    bar = fig.add_axes((0.945, 0.15, 0.012, 0.7))
+    fig.colorbar(ScalarMappable(Normalize(0, 1), "jet"), cax=bar,
+                 label="attention, min-max scaled per map (1 = the map's most attended position)")
     return fig
 
 

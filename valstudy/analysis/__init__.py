@@ -3,22 +3,28 @@
 Notebooks call these and ``valstudy.plotting``; they hold no computation themselves. Each notebook ends with
 :func:`record`, which writes the numbers it computed to ``<figures_dir>/<notebook>_<dataset>.json`` for the tests.
 Numbers from the paper are constants in ``common`` cited from VAL.md and always labelled "paper, real data, cited".
-One module per notebook family: ``datasets``, ``runs`` (training, results, ablations, qualitative), ``attention``,
-``costs``.
+One module per notebook family: ``datasets``, ``runs`` (training, results, qualitative), ``stats`` (seeds, paired
+intervals, the sentences of the findings; results and ablations), ``attention``, ``costs``; ``params`` resolves a
+notebook's profile and folders.
 """
 from .common import PAPER_COUNTS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS, ABLATION_GROUPS, STOPWORDS, record
 from .datasets import dataset_counts, describe, anatomy_examples, texts_by_split, caption_lengths, top_words
-from .runs import (training_curves, recall_columns, summary_table, protocol_bars, paper_table, ablation_table,
-    rank_queries, pick_examples, with_images)
+from .runs import (training_curves, recall_columns, summary_table, protocol_bars, paper_table,
+    rank_queries, recall_from_ranks, pick_examples, with_images)
 from .attention import (attention_maps, unique_queries, pick_attention_examples, attention_rows, upsample,
     ChangedRegions, region_mass)
 from .costs import flops_summary, flops_bars_data, time_retrieval, loglog_fit
+from .stats import (t_quantile, per_seed, seed_summary, ablation_table, paired_differences, mean_std_text,
+    comparison_sentence, findings, mean_interval, region_excess, region_sentence)
+from .params import notebook_parameters
 
 __all__ = [
     "PAPER_COUNTS", "PAPER_LABEL", "PAPER_RESULTS", "VARIANT_LABELS", "ABLATION_GROUPS", "STOPWORDS", "record",
     "dataset_counts", "describe", "anatomy_examples", "texts_by_split", "caption_lengths", "top_words",
     "training_curves", "recall_columns", "summary_table", "protocol_bars", "paper_table", "ablation_table",
-    "rank_queries", "pick_examples", "with_images", "attention_maps", "unique_queries",
+    "rank_queries", "recall_from_ranks", "pick_examples", "with_images", "attention_maps", "unique_queries",
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "flops_summary",
-    "flops_bars_data", "time_retrieval", "loglog_fit",
+    "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "paired_differences",
+    "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess", "region_sentence",
+    "notebook_parameters",
 ]

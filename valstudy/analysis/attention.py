@@ -60,15 +60,16 @@ def pick_attention_examples(queries, masks, n: int = 4) -> list[int]:
 
 
 def attention_rows(dataset, queries, maps, masks, size: int) -> list[dict]:
-    """Rows for ``plotting.attention_grid``: the reference image at the model's input size (or the mask's), the maps
-    upsampled to it."""
+    """Rows for ``plotting.attention_grid``: the reference and target images at the model's input size (or the
+    mask's), the maps upsampled to it."""
     from ..data.images import load_image
 
     rows = []
     for q, m, mask in zip(queries, maps, masks):
         hw = mask.shape if mask is not None else (size, size)
         image = np.asarray(load_image(dataset.image_path(q.reference)).resize(hw[::-1]))
-        rows.append({"image": image, "text": q.text, "region": mask,
+        target = np.asarray(load_image(dataset.image_path(q.target)).resize(hw[::-1]))
+        rows.append({"image": image, "target": target, "text": q.text, "region": mask,
                      **{kind: {lv: upsample(a, hw) for lv, a in m.get(kind, {}).items()}
                         for kind in ("spatial", "self")}})
     return rows

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from ..errors import ValstudyError
 from ..io import read_json
-from .common import ABLATION_GROUPS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS
+from .common import PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS
 
 
 def training_curves(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -95,27 +95,6 @@ def paper_table(dataset: str) -> pd.DataFrame:
     t = pd.DataFrame.from_dict(PAPER_RESULTS[dataset], orient="index")
     t.index.name = "method (paper)"
     return t.assign(source=PAPER_LABEL)
-
-
-def ablation_table(df: pd.DataFrame, protocol: str) -> pd.DataFrame:
-    """Full VAL and each ablation, R@K averaged over categories and over the ablations' seeds, under one protocol
-    (full VAL: its method-comparison runs of those seeds)."""
-    abl = df[df["experiment"] == "ablations"]
-    seeds = set(abl["seed"]) if len(abl) else {0}
-    full = df[(df["experiment"] == "methods") & (df["method"] == "val") & df["seed"].isin(seeds)].assign(variant="val")
-    sel = pd.concat([full, abl], ignore_index=True)
-    sel = sel[sel["protocol"] == protocol]
-    if sel.empty:
-        raise ValstudyError(f"no VAL or ablation results under protocol {protocol!r}; train the runs first")
-    ks = recall_columns(sel)
-    t = sel.groupby("variant", sort=False)[ks].mean()
-    order = list(VARIANT_LABELS)  # full VAL, then the ablations in the paper's order
-    t = t.iloc[sorted(range(len(t)), key=lambda i: order.index(t.index[i]) if t.index[i] in order else len(order))]
-    t["mean R@K"] = t[ks].mean(axis=1)
-    t.insert(0, "group", [ABLATION_GROUPS.get(v, "full model") for v in t.index])
-    t.index = [VARIANT_LABELS.get(v, v) for v in t.index]
-    t.index.name = "variant"
-    return t
 
 
 # ---------------------------------------------------------------------------------------------------- qualitative

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..errors import ValstudyError
 from ..io import read_json
-from .common import VARIANT_LABELS
+from .common import ABLATION_GROUPS, VARIANT_LABELS
 
 DATASET_NAMES = {"fashion200k": "Fashion200k", "shoes": "Shoes", "fashioniq": "FashionIQ"}
 HEADLINE = "R@10"  # the recall the sentences speak of (the paper's headline recall on every dataset)
@@ -76,6 +76,20 @@ def seed_summary(seeds: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def ablation_table(seeds: pd.DataFrame) -> pd.DataFrame:
+    """Full VAL and each ablation: group, mean and std of each R@K and of their mean over the seeds, seed count.
+
+    ``seeds`` is :func:`per_seed` restricted to ``val`` and the ablations; rows in the paper's order, labelled.
+    """
+    seeds = seeds.assign(**{"mean R@K": seeds.mean(axis=1)})
+    t = seed_summary(seeds)
+    order = list(VARIANT_LABELS)  # full VAL, then the ablations in the paper's order
+    t = t.iloc[sorted(range(len(t)), key=lambda i: order.index(t.index[i]) if t.index[i] in order else len(order))]
+    t.insert(0, "group", [ABLATION_GROUPS.get(v, "full model") for v in t.index])
+    t.index = pd.Index([VARIANT_LABELS.get(v, v) for v in t.index], name="variant")
+    return t
+
+
 def paired_differences(seeds: pd.DataFrame, reference: str = "val", level: float = 0.95) -> pd.DataFrame:
     """VAL minus each other variant, seed by seed (only seeds both were trained with), per R@K.
 
@@ -102,6 +116,48 @@ def paired_differences(seeds: pd.DataFrame, reference: str = "val", level: float
             rows.append({"variant": variant, "metric": metric, "n": n, "mean": mean, "std": std, "t": t,
                          "low": low, "high": high, "excludes_zero": bool(n > 1 and (low > 0 or high < 0))})
     return pd.DataFrame(rows)
+
+
+def mean_interval(values, level: float = 0.95) -> dict:
+    """n, mean, std and the ``level`` t-interval of the mean of ``values`` (NaN interval below 2 values)."""
+    v = pd.Series(values, dtype=float).dropna()
+    n, mean = len(v), float(v.mean()) if len(v) else math.nan
+    std = float(v.std(ddof=1)) if n > 1 else math.nan
+    half = t_quantile(n - 1, 0.5 + level / 2) * std / math.sqrt(n) if n > 1 else math.nan
+    return {"n": n, "mean": mean, "std": std, "low": mean - half, "high": mean + half}
+
+
+def region_excess(maps: list[dict], masks: list, levels) -> pd.DataFrame:
+    """Per level, over the queries with a changed region: the share of JA spatial-attention mass inside the region
+    minus the region's area fraction (0 for attention spread uniformly), its mean and 95% t-interval over queries."""
+    from .attention import upsample
+
+    rows = {}
+    for lv in levels:
+        excess = []
+        for m, mask in zip(maps, masks):
+            if mask is None or lv not in m.get("spatial", {}):
+                continue
+            up = upsample(m["spatial"][lv], mask.shape)
+            excess.append(float((up * mask).sum() / max(up.sum(), 1e-12)) - float(mask.mean()))
+        rows[lv] = mean_interval(excess)
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def region_sentence(level: str, row: dict, dataset: str = "") -> str:
+    """One level of :func:`region_excess` as a sentence: a direction only when the interval excludes zero."""
+    where = f"On synthetic {DATASET_NAMES.get(dataset, dataset)}, at the {level} level" if dataset else \
+        f"At the {level} level"
+    n = int(row["n"])
+    if n < 2:
+        return f"{where} only {n} query has a changed region: no interval, no claim."
+    interval = f"95% interval over {n} queries: {row['low']:+.3f} to {row['high']:+.3f}"
+    if row["low"] > 0 or row["high"] < 0:
+        word = "more" if row["mean"] > 0 else "less"
+        return (f"{where} the joint-attention spatial map puts {abs(row['mean']):.3f} {word} of its mass inside the "
+                f"changed region than uniform attention would ({interval}).")
+    return (f"{where} the study detects no difference between the joint-attention mass inside the changed region "
+            f"and the region's share of the image (mean {row['mean']:+.3f}; {interval}).")
 
 
 def mean_std_text(summary: pd.DataFrame, digits: int = 1) -> pd.DataFrame:

@@ -1,0 +1,101 @@
+"""Fixtures for tests that drive a real headless browser (``make test-browser``; never part of ``make test``).
+
+- ``chromium``: the path of Debian's chromium (or ``$VALSTUDY_CHROMIUM``); the test is skipped, with the reason, when
+  there is none or when the ``playwright`` package is missing. Playwright cannot download its own browsers here, so
+  it drives this one through ``executable_path``.
+- ``browser``: one headless chromium for the session; ``page``: a fresh page per test, whose console errors and failed
+  requests are collected in ``page.problems``.
+- ``book``: the static site of ``make book`` (``valstudy.book``), built into a temporary folder from
+  ``notebooks/executed/`` or, when the study has not written any yet, from notebooks executed there and then with the
+  smoke profile.
+
+Tests here run only when ``VALSTUDY_BROWSER=1`` (set by ``make test-browser``), so a plain ``pytest`` stays
+browser-free.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+INSTALL = "apt-get update && apt-get install -y chromium (or set VALSTUDY_CHROMIUM to a chromium binary)"
+
+
+@pytest.fixture(autouse=True)
+def _only_under_make_test_browser():
+    if os.environ.get("VALSTUDY_BROWSER") != "1":
+        pytest.skip("browser tests run under `make test-browser` (VALSTUDY_BROWSER=1), not in `make test`")
+
+
+def find_chromium() -> str | None:
+    """Debian's chromium, or the binary named by ``$VALSTUDY_CHROMIUM``."""
+    named = os.environ.get("VALSTUDY_CHROMIUM")
+    if named:
+        return named if Path(named).is_file() else None
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        pytest.skip(f"no chromium found: {INSTALL}")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright package is missing: `make test-browser` installs it into .venv")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page()
+    page.problems = []
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: page.problems.append(f"failed: {r.url}") if r.url.startswith("file:")
+            else None)  # offline: the notebooks' CDN scripts (MathJax) may fail; local files must not
+    yield page
+    page.close()
+
+
+def _smoke_executed(folder: Path) -> Path:
+    """Execute the datasets notebook for two datasets with the smoke profile (data only, no training) into folder."""
+    import papermill as pm
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for dataset in ("shoes", "fashioniq"):
+        pm.execute_notebook(str(REPO / "notebooks" / "datasets.ipynb"), str(folder / f"datasets_{dataset}.ipynb"),
+                            parameters={"DATASET": dataset, "PROFILE": "smoke", "DATA_ROOT": "build/smoke/data",
+                                        "FIGURES_DIR": str(folder / "figures")},
+                            cwd=str(REPO), progress_bar=False, kernel_name="python3")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory) -> Path:
+    """The built site's folder (``index.html`` and one HTML page per executed notebook)."""
+    from valstudy.book import build
+
+    executed = REPO / "notebooks" / "executed"
+    if not any(executed.glob("*.ipynb")):
+        executed = _smoke_executed(tmp_path_factory.mktemp("executed"))
+    out = tmp_path_factory.mktemp("book")
+    build(executed, out)
+    return out

@@ -1,0 +1,35 @@
+"""The site of ``make book`` in a real headless chromium: the index lists every chapter, a chapter opens, and every
+image on both pages loads (``complete`` with a non-zero natural width)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+BROKEN_IMAGES = """() => Array.from(document.images)
+    .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => (i.src || '').slice(0, 80))"""
+
+
+def open_page(page, path: Path):
+    page.goto(path.as_uri(), wait_until="load")
+    return page
+
+
+def test_index_lists_every_chapter_and_its_images_load(page, book):
+    pages = sorted(p.name for p in book.glob("*.html") if p.name != "index.html")
+    open_page(page, book / "index.html")
+    links = page.eval_on_selector_all("#contents a", "as => as.map(a => a.getAttribute('href'))")
+    assert sorted(links) == pages and pages, "the table of contents and the chapters on disk differ"
+    assert page.evaluate(BROKEN_IMAGES) == []
+    assert page.problems == []
+
+
+def test_a_chapter_opens_from_the_index_with_every_image(page, book):
+    open_page(page, book / "index.html")
+    first = page.eval_on_selector("#contents a", "a => a.getAttribute('href')")
+    page.click(f"#contents a[href='{first}']")
+    page.wait_for_load_state("load")
+    assert page.url.endswith(first)
+    assert page.locator("h1").count() >= 1  # the chapter's title
+    images = page.evaluate("() => document.images.length")
+    assert images > 0, f"{first}: a chapter without figures"
+    assert page.evaluate(BROKEN_IMAGES) == [], f"{first}: images that do not load"
+    assert page.problems == []
