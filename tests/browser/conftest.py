@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 INSTALL = "apt-get update && apt-get install -y chromium (or set VALSTUDY_CHROMIUM to a chromium binary)"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")  # session: before the session fixtures that build the book
 def _only_under_make_test_browser():
     if os.environ.get("VALSTUDY_BROWSER") != "1":
         pytest.skip("browser tests run under `make test-browser` (VALSTUDY_BROWSER=1), not in `make test`")
@@ -82,7 +82,7 @@ def _smoke_executed(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for dataset in ("shoes", "fashioniq"):
         pm.execute_notebook(str(REPO / "notebooks" / "datasets.ipynb"), str(folder / f"datasets_{dataset}.ipynb"),
-                            parameters={"DATASET": dataset, "PROFILE": "smoke", "DATA_ROOT": "build/smoke/data",
+                            parameters={"DATASET": dataset, "PROFILE": "smoke", "DATA_ROOT": str(folder / "data"),
                                         "FIGURES_DIR": str(folder / "figures")},
                             cwd=str(REPO), progress_bar=False, kernel_name="python3")
     return folder
