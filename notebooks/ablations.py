@@ -109,15 +109,14 @@ save(plotting.val_schematic(("full", "no_sa", "no_ja")), "schematic")
 # ## 3. Every ablation beside full VAL, mean ± standard deviation over seeds
 #
 # Under the dataset's first protocol, R@K averaged over categories; `mean R@K` is the mean of a row's R@K. Full VAL
-# is the method comparison's VAL, trained with the same seeds.
+# is the method comparison's VAL, with the seeds the ablations were trained with.
 
 # %%
 from valstudy import ABLATIONS, DATASET_LOADERS
 
 protocol = DATASET_LOADERS[DATASET].protocols[0]
 df = study.results()
-runs = df[(df["experiment"] == "ablations") | ((df["experiment"] == "methods") & (df["method"] == "val"))]
-seeds = analysis.per_seed(runs, protocol)
+seeds = analysis.per_seed(analysis.ablation_runs(df), protocol)
 table = analysis.ablation_table(seeds)
 table.to_csv(FIG / f"ablations_{DATASET}.csv")
 not_run = [analysis.VARIANT_LABELS[a] for a in ABLATIONS if analysis.VARIANT_LABELS[a] not in table.index]

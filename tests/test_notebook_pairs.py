@@ -76,23 +76,21 @@ def test_the_sync_check_notices_an_edit(tmp_path):
     assert cells(jupytext.read(edited)) == cells(json.loads((tmp_path / "costs.ipynb").read_text()))
 
 
-def test_notebook_parameters_follow_the_profile_and_the_environment(capsys, tmp_path):
-    from valstudy.analysis.params import FOLDERS, notebook_parameters
+def test_notebook_parameters_follow_the_profile_and_the_environment(capsys):
+    from valstudy.analysis.params import notebook_parameters
     from valstudy.errors import ValstudyError
+    from valstudy.study import profile_paths
 
-    # as stored: the study's own profile and its folders
-    assert notebook_parameters("synthetic", environ={}) == ("synthetic", *FOLDERS["synthetic"])
+    # as stored: the study's own profile, folders left to prepare()
+    assert notebook_parameters("synthetic", environ={}) == ("synthetic", "", "", "")
     assert "profile 'synthetic'" in capsys.readouterr().out
-    # make test: VALSTUDY_PROFILE=smoke replaces the profile, and the folders follow it (nothing of synthetic)
+    # make test: VALSTUDY_PROFILE=smoke replaces the profile, and the folders prepare() derives follow it
     got = notebook_parameters("synthetic", environ={"VALSTUDY_PROFILE": "smoke"})
-    assert got == ("smoke", *FOLDERS["smoke"]) and not any("synthetic" in p for p in got[1:])
-    assert "WIRING CHECK" in capsys.readouterr().out
+    assert got[0] == "smoke" and "WIRING CHECK" in capsys.readouterr().out
+    folders = profile_paths(*got)
+    assert all("smoke" in p.parts and "synthetic" not in p.parts for p in folders)
     # papermill passes folders explicitly: they are kept
     assert notebook_parameters("smoke", "d", "r", "f", environ={}) == ("smoke", "d", "r", "f")
-    # a trained profile whose runs are missing says so and offers the smoke profile
-    notebook_parameters("synthetic", "", str(tmp_path), "", dataset="shoes", environ={})
-    out = capsys.readouterr().out
-    assert "the next cell trains them" in out and 'PROFILE = "smoke"' in out
     with pytest.raises(ValstudyError, match="unknown profile 'fast'"):
         notebook_parameters("synthetic", environ={"VALSTUDY_PROFILE": "fast"})
 

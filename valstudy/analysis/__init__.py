@@ -14,8 +14,8 @@ from .runs import (training_curves, recall_columns, summary_table, protocol_bars
 from .attention import (attention_maps, unique_queries, pick_attention_examples, attention_rows, upsample,
     ChangedRegions, region_mass)
 from .costs import flops_summary, flops_bars_data, time_retrieval, loglog_fit
-from .stats import (t_quantile, per_seed, seed_summary, ablation_table, paired_differences, mean_std_text,
-    comparison_sentence, findings, mean_interval, region_excess, region_sentence)
+from .stats import (t_quantile, per_seed, seed_summary, ablation_runs, ablation_table, paired_differences,
+    mean_std_text, comparison_sentence, findings, mean_interval, region_excess, region_sentence)
 from .params import notebook_parameters
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
     "training_curves", "recall_columns", "summary_table", "protocol_bars", "paper_table", "ablation_table",
     "rank_queries", "recall_from_ranks", "pick_examples", "with_images", "attention_maps", "unique_queries",
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "flops_summary",
-    "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "paired_differences",
-    "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess", "region_sentence",
+    "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
+    "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess", "region_sentence",
     "notebook_parameters",
 ]

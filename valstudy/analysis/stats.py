@@ -66,6 +66,13 @@ def per_seed(df: pd.DataFrame, protocol: str) -> pd.DataFrame:
     return sel.groupby(["variant", "seed"], sort=False)[ks].mean()
 
 
+def ablation_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The ablation runs and full VAL's method-comparison runs with the ablations' seeds (seed 0 without any)."""
+    abl = df["experiment"] == "ablations"
+    seeds = set(df.loc[abl, "seed"]) or {0}
+    return df[abl | ((df["experiment"] == "methods") & (df["method"] == "val") & df["seed"].isin(seeds))]
+
+
 def seed_summary(seeds: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation (ddof 1; NaN for one seed) over the seeds of each variant, and the seed count."""
     g = seeds.groupby(level="variant", sort=False)
