@@ -10,7 +10,7 @@ notebook's profile and folders.
 from .common import PAPER_COUNTS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS, ABLATION_GROUPS, STOPWORDS, record
 from .datasets import dataset_counts, describe, anatomy_examples, texts_by_split, caption_lengths, top_words
 from .runs import (training_curves, recall_columns, summary_table, protocol_bars, paper_table,
-    rank_queries, recall_from_ranks, pick_examples, with_images)
+    rank_queries, pick_examples, with_images)
 from .attention import (attention_maps, unique_queries, pick_attention_examples, attention_rows, upsample,
     ChangedRegions, region_mass)
 from .costs import flops_summary, flops_bars_data, time_retrieval, loglog_fit
@@ -22,9 +22,9 @@ __all__ = [
     "PAPER_COUNTS", "PAPER_LABEL", "PAPER_RESULTS", "VARIANT_LABELS", "ABLATION_GROUPS", "STOPWORDS", "record",
     "dataset_counts", "describe", "anatomy_examples", "texts_by_split", "caption_lengths", "top_words",
     "training_curves", "recall_columns", "summary_table", "protocol_bars", "paper_table", "ablation_table",
-    "rank_queries", "recall_from_ranks", "pick_examples", "with_images", "attention_maps", "unique_queries",
+    "rank_queries", "pick_examples", "with_images", "attention_maps", "unique_queries",
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "flops_summary",
     "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
-    "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess", "region_sentence",
-    "notebook_parameters",
+    "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess",
+    "region_sentence", "notebook_parameters",
 ]
