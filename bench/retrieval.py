@@ -2,7 +2,7 @@
 
     python bench/retrieval.py [--queries Q] [--gallery N] [--dim D] [--k K] [--threads T] [--repeat R] [--json]
 
-Defaults are Fashion200k's test scale (33,480 queries x 29,789 gallery images, VAL.md section 4) with 2,048-d
+Defaults are Fashion200k's test scale (33,480 queries x 29,789 gallery images, docs/protocols.md) with 2,048-d
 features (VAL's ResNet-50 backbone), random float32 from a fixed seed, no exclusions.
 
 How it measures. Each method runs in its own subprocess, with OMP/OpenBLAS/MKL threads set to T before any import,

@@ -1,4 +1,4 @@
-"""Tiny datasets in the real file formats (VAL.md section 5), with answers worked out by hand in the tests."""
+"""Tiny datasets in the real file formats (docs/protocols.md), with answers worked out by hand in the tests."""
 from __future__ import annotations
 
 import json

@@ -34,6 +34,6 @@ def test_flops_report_rows_and_text():
     ct = next(r for r in report["rows"] if r["name"] == "composite transformers, 3 levels (paper shapes)")
     levels = [r for r in report["rows"] if r["name"].startswith("composite transformer ") and "(paper shapes)" in r["name"]]
     assert ct["macs"] == sum(r["macs"] for r in levels)
-    assert report["ratios"]["extra_cost_vs_resnet50_224"] > 0.3  # far from the seed's 2.13%
+    assert report["ratios"]["extra_cost_vs_resnet50_224"] > 0.3  # far from the supplementary's 2.13%
     text = format_flops(report)
     assert "8.10e+07" in text and "2.13%" in text and "MACs" in text

@@ -24,7 +24,7 @@ def test_synthetic_plan_has_every_method_and_ablation_over_three_seeds(tmp_path)
     by = {s.name: s.config for s in specs}
     no_ja = by["fashioniq/ablation_no_ja/seed1"]
     assert no_ja.model.use_ja is False and no_ja.model.init_w_sa == 1.0 and no_ja.model.method == "val"
-    # FashionIQ pre-trains L_vs on Fashion200k (seed, section 2), for a third of its L_vv steps
+    # FashionIQ pre-trains L_vs on Fashion200k (the supplementary, Section 2), for a third of its L_vv steps
     lvs = by["fashioniq/ablation_lvs/seed0"]
     assert lvs.side_info == "pretrain" and lvs.side_info_root.endswith("synthetic/fashion200k")
     budget = get_config("fashioniq_synth").steps

@@ -1,4 +1,4 @@
-"""Tokenisation, vocabulary and GloVe loading (VAL.md section 1)."""
+"""Tokenisation, vocabulary and GloVe loading (docs/shapes.md; yanbeic/VAL)."""
 import pytest
 
 from valstudy.errors import DataError, MissingResourceError

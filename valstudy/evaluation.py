@@ -1,4 +1,4 @@
-"""Evaluation under each paper protocol (VAL.md section 4), from a run folder's EMA weights.
+"""Evaluation under each paper protocol (docs/protocols.md), from a run folder's EMA weights.
 
 One path from a run to its ranks and recalls: :func:`load_run` (model, dataset, vocabulary, configuration) ->
 ``valstudy.features.extract_features`` -> ``valstudy.metrics.rank_split`` (squared L2 distance, each query's

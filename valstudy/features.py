@@ -1,8 +1,9 @@
 """Features of an evaluation split: the composite feature of every query and the test feature of every gallery image.
 
 The composite feature of a query is the concatenation of its per-level pooled, L2-normalised composite outputs; a
-gallery image's test feature is the concatenation of its per-level pooled, L2-normalised backbone features (seed,
-"Testing"). The query loader is built here only, for evaluation and for the attention maps alike.
+gallery image's test feature is the concatenation of its per-level pooled, L2-normalised backbone features (the
+supplementary, Section 1, "Testing"). The query loader is built here only, for evaluation and for the attention maps
+alike.
 """
 from __future__ import annotations
 

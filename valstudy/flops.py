@@ -1,4 +1,4 @@
-"""Computational cost of the composite transformers and the backbones, measured, beside the seed's figures.
+"""Computational cost of the composite transformers and the backbones, measured, beside the supplementary's figures.
 
 Every count comes from running the study's own modules under ``torch.utils.flop_counter.FlopCounterMode`` on
 meta tensors (shapes only, no arithmetic, so it takes a second). FlopCounterMode reports FLOPs = 2 x
@@ -6,8 +6,9 @@ multiply-accumulates for convolutions and matrix products; this module reports *
 ResNet-50's usual "3.8e9" (He et al. count multiply-adds). Element-wise work (BN, ReLU, sigmoid, softmax, pooling,
 gating) is not counted by FlopCounterMode; it is small next to the convolutions.
 
-The seed ("Computational costs") gives 8.10e7 for the three composite transformers against 3.80e9 for ResNet-50
-(+2.13%). VAL.md section 7 explains why the measured count at the paper's shapes is about 20 times larger.
+The supplementary (Section 1, "Computational costs") gives 8.10e7 for the three composite transformers against
+3.80e9 for ResNet-50
+(+2.13%). docs/flops.md explains why the measured count at the paper's shapes is about 20 times larger.
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from .models.backbones import MobileNetV1Backbone, ResNet50Backbone
 from .models.composite_transformer import CompositeTransformer, set_fast_paths
 
-PAPER_CT_FLOPS = 8.10e7  # seed: the three composite transformers
-PAPER_RESNET50_FLOPS = 3.80e9  # seed: ResNet-50
-PAPER_EXTRA = 0.0213  # seed: +2.13%
-# (level, c, h, w) of the seed's ResNet-50 maps at 256 px, and of torchvision's strides at 256 px.
+PAPER_CT_FLOPS = 8.10e7  # the supplementary: the three composite transformers
+PAPER_RESNET50_FLOPS = 3.80e9  # the supplementary: ResNet-50
+PAPER_EXTRA = 0.0213  # the supplementary: +2.13%
+# (level, c, h, w) of the supplementary's ResNet-50 maps at 256 px, and of torchvision's strides at 256 px.
 PAPER_SHAPES = [("low", 512, 16, 16), ("mid", 1024, 8, 8), ("high", 2048, 8, 8)]
 TORCHVISION_SHAPES_256 = [("low", 512, 32, 32), ("mid", 1024, 16, 16), ("high", 2048, 8, 8)]
 TEXT_DIM = 512
@@ -28,14 +29,14 @@ TEXT_DIM = 512
 
 
 def _explanation(low_fusion: int, ct: int, r224: int) -> str:
-    """VAL.md section 7's reading of the seed's figure, filled in with the measured counts."""
+    """docs/flops.md's reading of the supplementary's figure, filled in with the measured counts."""
     return (
-        f"The seed's 8.10e7 cannot be the architecture's cost at its own shapes: the low level's composite function "
-        f"alone (1x1 conv from 512+512 to 512 channels at 16x16 positions) measures {low_fusion:.3g} MACs. Counting "
+        f"The supplementary's 8.10e7 cannot be the architecture's cost at its own shapes: the low level's composite "
+        f"function alone (1x1 conv from 512+512 to 512 channels at 16x16 positions) measures {low_fusion:.3g} MACs. Counting "
         f"every 1x1 layer at every position (as a convolution runs), with 2 split heads, the three transformers "
-        f"measure {ct:.3g} MACs, {100 * ct / PAPER_RESNET50_FLOPS:.0f}% of 3.8e9 rather than 2.13%. VAL.md section 7: "
-        f"the 8.10e7 figure is reproduced only by an inconsistent count (1x1 layers counted once, not per position, "
-        f"plus one attention product per head). 3.8e9 is ResNet-50's multiply-accumulate count at 224 px in He et "
+        f"measure {ct:.3g} MACs, {100 * ct / PAPER_RESNET50_FLOPS:.0f}% of 3.8e9 rather than 2.13%. docs/flops.md: "
+        f"counting 1x1 layers once, not per position, with one attention product per head, gives 7.3e7, the order of "
+        f"8.10e7 (no count we tried gives it exactly). 3.8e9 is ResNet-50's multiply-accumulate count at 224 px in He et "
         f"al. (stride on the 1x1 conv); torchvision's v1.5 (stride on the 3x3 conv) measures {r224:.3g}.")
 
 
@@ -88,12 +89,12 @@ def _backbone_row(name: str, build, size: int) -> dict:
 
 
 def flops_report() -> dict:
-    """Measured MACs of the composite transformers and backbones, with the seed's numbers and the ratios.
+    """Measured MACs of the composite transformers and backbones, with the supplementary's numbers and the ratios.
 
     Returns
     -------
     dict
-        JSON-able: ``rows`` (name, input, macs, parts), ``paper`` (the seed's figures), ``ratios`` and
+        JSON-able: ``rows`` (name, input, macs, parts), ``paper`` (the supplementary's figures), ``ratios`` and
         ``explanation``.
     """
     rows = _ct_rows(PAPER_SHAPES, "paper shapes") + _ct_rows(TORCHVISION_SHAPES_256, "torchvision strides, 256 px")
@@ -130,12 +131,13 @@ def format_flops(report: dict) -> str:
             if r["name"].startswith("composite transformer "):
                 lines.append(f"{'    ' + part:<64} {'':<22} {m:>10.3e}")
     p, q = report["paper"], report["ratios"]
-    lines += ["", f"Seed: composite transformers {p['composite_transformers']:.2e}, ResNet-50 {p['resnet50']:.2e}, "
+    lines += ["", f"The supplementary: composite transformers {p['composite_transformers']:.2e}, "
+              f"ResNet-50 {p['resnet50']:.2e}, "
               f"extra {100 * p['extra_cost']:.2f}%",
               f"Measured / seed, composite transformers: {q['composite_transformers_over_paper_8.10e7']:.1f}x",
               f"Measured / seed, ResNet-50 at 224 px: {q['resnet50_224_over_paper_3.80e9']:.3f}x",
               f"Extra cost: {100 * q['extra_cost_vs_resnet50_224']:.1f}% of torchvision ResNet-50 at 224 px, "
               f"{100 * q['extra_cost_vs_resnet50_paper_shapes_256']:.1f}% of ResNet-50 (paper strides) at 256 px, "
-              f"{100 * q['extra_cost_vs_paper_3.80e9']:.1f}% of 3.80e9 (seed: {100 * q['paper_extra_cost']:.2f}%)",
+              f"{100 * q['extra_cost_vs_paper_3.80e9']:.1f}% of 3.80e9 (paper: {100 * q['paper_extra_cost']:.2f}%)",
               "", report["explanation"]]
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Matching losses (VAL.md section 2): semi-hard triplet (authors' code), batch softmax (TIRG), hierarchical sum.
+"""Matching losses (yanbeic/VAL `model.py`; google/tirg `torch_functions.py`): semi-hard triplet (authors' code),
+batch softmax (TIRG), hierarchical sum.
 
 L_vv compares composite features with target image features per level; L_vs is the same loss with the image's tagged
 description as the text (the authors' answer in issue 8 of their repository). Row i of the query batch matches row i
@@ -71,7 +72,7 @@ class TripletLoss(nn.Module):
 
 
 class SoftmaxLoss(nn.Module):
-    """Batch-based classification loss of TIRG (VAL.md section 2, the paper's L_vv, *unverified*).
+    """Batch-based classification loss of TIRG (google/tirg `torch_functions.py`; the paper's L_vv form).
 
     TIRG's ``NormalizationLayer`` scales each L2-normalised feature by a learnable s (initialised to 4), so the
     logits are (s q_i) . (s t_j) = s^2 cos(q_i, t_j): an initial scale of 16. Cross-entropy of row i against label
@@ -90,7 +91,7 @@ class SoftmaxLoss(nn.Module):
 
 
 class HierarchicalLoss(nn.Module):
-    """Hierarchical matching: one base loss per level, summed (VAL.md section 1, "Features, matching and ranking")."""
+    """Hierarchical matching: one base loss per level, summed (supplementary, Section 1; yanbeic/VAL `model.py`)."""
 
     def __init__(self, losses: list[nn.Module]):
         super().__init__()

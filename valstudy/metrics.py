@@ -1,6 +1,6 @@
 """Recall at K for composed image retrieval, and the evaluation of one test split.
 
-VAL.md section 4: rank the gallery for each query, exclude the query's own reference image, R@K = percentage of
+docs/protocols.md: rank the gallery for each query, exclude the query's own reference image, R@K = percentage of
 queries whose best-ranked correct image is within the top K. What "correct" means is the protocol's business and
 arrives as ``EvalSplit.positives`` (Fashion200k: every gallery image whose caption equals the target's; Shoes and
 FashionIQ: the target alone); the exclusion arrives as ``EvalSplit.exclude``.

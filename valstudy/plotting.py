@@ -15,7 +15,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from .errors import ValstudyError
 
 DPI = 90  # modest: executed notebooks embed every figure, and they are committed
-REFERENCE_COLOUR = "#1f5fbf"  # blue box around the reference image (seed Figs. 5-6)
+REFERENCE_COLOUR = "#1f5fbf"  # blue box around the reference image (the supplementary's Figs. 5-6)
 TARGET_COLOUR = "#2ca02c"  # green box around the target image
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.titlesize": 11, "svg.hashsalt": "valstudy"})
 
@@ -60,7 +60,7 @@ def _wrap(text: str, width: int = 28) -> str:
 
 # ---------------------------------------------------------------------------------------------------- datasets
 def pair_grid(examples: Sequence[dict], title: str):
-    """Reference -> user text -> target, one row per example (the seed's Figs. 2-4).
+    """Reference -> user text -> target, one row per example (the supplementary's Figs. 2-4).
 
     ``examples``: dicts with ``reference_image``, ``target_image`` (PIL), ``text``, ``reference_description``,
     ``target_description`` (may be empty).
@@ -183,7 +183,7 @@ def _arrow(ax, a, b, removed=False):
 
 
 def val_schematic(variants: Sequence[str] = ("full", "no_sa", "no_ja")):
-    """The composite transformer of one level and its ablations (the seed's Fig. 1), drawn with boxes and arrows.
+    """The composite transformer of one level and its ablations (supplementary Fig. 1), drawn with boxes and arrows.
 
     ``variants``: "full" (VAL), "no_sa" (w/o SA), "no_ja" (w/o JA); a removed stream is drawn dashed and grey.
     """
@@ -204,7 +204,7 @@ def val_schematic(variants: Sequence[str] = ("full", "no_sa", "no_ja")):
         _arrow(ax, (1.75, 1.5), (2.15, 2.05))
         _arrow(ax, (4.05, 2.75), (4.65, 3.3), no_sa)
         _arrow(ax, (4.05, 2.05), (4.65, 1.5), no_ja)
-        _arrow(ax, (1.75, 1.2), (4.65, 1.2), no_ja)  # JA gates the original X, not V (VAL.md section 1)
+        _arrow(ax, (1.75, 1.2), (4.65, 1.2), no_ja)  # JA gates the original X, not V (docs/shapes.md; yanbeic/VAL)
         ax.text(3.1, 1.05, "X (the gate multiplies X)", ha="center", va="top", fontsize=7,
                 color="0.6" if no_ja else "0.3")
         _arrow(ax, (6.55, 3.3), (7.1, 2.75), no_sa)
@@ -213,7 +213,7 @@ def val_schematic(variants: Sequence[str] = ("full", "no_sa", "no_ja")):
         ax.set_ylim(0.7, 4.0)
         ax.axis("off")
         ax.set_title(names.get(v, v), loc="left")
-    fig.suptitle("Composite transformer at one level (seed Fig. 1); VAL has one per level (low, mid, high)")
+    fig.suptitle("Composite transformer at one level (supplementary Fig. 1); VAL has one per level (low, mid, high)")
     fig.tight_layout()
     return fig
 
@@ -318,12 +318,12 @@ def region_mass_bars(table, title: str):
 
 # ---------------------------------------------------------------------------------------------------- costs
 def flops_bars(measured: dict[str, float], paper: dict[str, float], title: str):
-    """Log-scale bars: measured MACs beside the seed's figures, per item."""
+    """Log-scale bars: measured MACs beside the supplementary's figures, per item."""
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     names = list(measured)
     x = np.arange(len(names))
     for dx, values, label in ((-0.2, [measured[n] for n in names], "measured (FlopCounterMode, MACs)"),
-                              (0.2, [paper.get(n, np.nan) for n in names], "seed (paper's claim)")):
+                              (0.2, [paper.get(n, np.nan) for n in names], "the supplementary's claim")):
         bars = ax.bar(x + dx, values, 0.4, label=label)
         for r, v in zip(bars, values):
             if np.isfinite(v):

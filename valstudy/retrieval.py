@@ -1,7 +1,7 @@
 """Exact top-K retrieval by squared L2 distance, chunked so memory stays bounded.
 
 ``topk(queries, gallery, k)`` ranks the whole gallery for every query, the step between features and metrics
-(VAL.md section 4: rank the gallery, exclude the query's own reference image, read off R@K).
+(docs/protocols.md: rank the gallery, exclude the query's own reference image, read off R@K).
 
 How it works, per tile of ``cq`` queries x ``cn`` gallery images:
 

@@ -1,4 +1,4 @@
-"""Tokenisation, vocabulary and GloVe vectors, as in the authors' code (VAL.md section 1).
+"""Tokenisation, vocabulary and GloVe vectors, as in the authors' code (docs/shapes.md; yanbeic/VAL).
 
 - Captions are lower-cased; punctuation becomes word tokens as TIRG and VAL do
   (``.`` -> ``dotmark``, ``?`` -> ``questionmark``, ``&`` -> ``andmark``, ``*`` -> ``starmark``);

@@ -2,7 +2,7 @@
 
 Notebooks call these and ``valstudy.plotting``; they hold no computation themselves. Each notebook ends with
 :func:`record`, which writes the numbers it computed to ``<figures_dir>/<notebook>_<dataset>.json`` for the tests.
-Numbers from the paper are constants in ``common`` cited from VAL.md and always labelled "paper, real data, cited".
+Numbers from the paper are constants in ``common`` (docs/published-numbers.md), labelled "paper, real data, cited".
 One module per notebook family: ``datasets``, ``runs`` (training, results, qualitative), ``stats`` (seeds, paired
 intervals, the sentences of the findings; results and ablations), ``attention``, ``costs``; ``params`` resolves a
 notebook's profile and folders.

@@ -1,4 +1,4 @@
-"""Constants cited from VAL.md (paper counts and results, labels) and the notebooks' metric record."""
+"""Constants cited in docs/published-numbers.md (paper counts and results, labels) and the notebooks' metric record."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 
 from ..io import write_json
 
-# VAL.md sections 4-5: counts of the real datasets, keyed like the loaders' DataReport.counts.
+# docs/protocols.md: counts of the real datasets, keyed like the loaders' DataReport.counts.
 PAPER_COUNTS = {
     "fashion200k": {"train_images": 172_049, "train_unique_captions": 53_099, "train_modifiable_images": 106_464,
                     "test_images": 29_789, "test_queries": 33_480},
@@ -19,8 +19,9 @@ PAPER_COUNTS = {
                   "dress_val_gallery": 2_628, "shirt_val_gallery": 3_089, "toptee_val_gallery": 2_902,
                   "dress_official_gallery": 3_817, "shirt_official_gallery": 6_346, "toptee_official_gallery": 5_373},
 }
-PAPER_LABEL = "paper, real data, cited (VAL.md)"
-# VAL.md section 6 (third-party citations of the paper's tables; not reproducible here). FashionIQ: VAL protocol.
+PAPER_LABEL = "paper, real data, cited (docs/published-numbers.md)"
+# docs/published-numbers.md (third-party citations of the paper's tables; not reproducible here).
+# FashionIQ: VAL protocol.
 PAPER_RESULTS = {
     "fashion200k": {"TIRG": {"R@1": 14.1, "R@10": 42.5, "R@50": 63.8},
                     "VAL (L_vv)": {"R@1": 21.2, "R@10": 49.0, "R@50": 68.8},

@@ -11,14 +11,14 @@ import torch
 
 
 def flops_summary() -> tuple[dict, pd.DataFrame]:
-    """(``valstudy.flops.flops_report()``, its rows as a table with the seed's claims beside the matching rows)."""
+    """(``valstudy.flops.flops_report()``, its rows as a table, the supplementary's claims beside the rows)."""
     from ..flops import flops_report
 
     report = flops_report()
     t = pd.DataFrame([{k: r[k] for k in ("name", "input", "macs")} for r in report["rows"]])
     claim = {"composite transformers, 3 levels (paper shapes)": report["paper"]["composite_transformers"],
              "ResNet-50 (torchvision)": report["paper"]["resnet50"]}
-    t["seed (paper's claim)"] = [claim.get(n, np.nan) if (n != "ResNet-50 (torchvision)" or i.startswith("224"))
+    t["the supplementary's claim"] = [claim.get(n, np.nan) if (n != "ResNet-50 (torchvision)" or i.startswith("224"))
                                  else np.nan for n, i in zip(t["name"], t["input"])]
     return report, t
 

@@ -91,7 +91,7 @@ def protocol_bars(summary: pd.DataFrame, protocol: str, by: str = "method") -> t
 
 
 def paper_table(dataset: str) -> pd.DataFrame:
-    """The paper's published numbers for ``dataset`` (VAL.md section 6), labelled as cited real-data results."""
+    """The paper's published numbers for ``dataset`` (docs/published-numbers.md), labelled as cited."""
     t = pd.DataFrame.from_dict(PAPER_RESULTS[dataset], orient="index")
     t.index.name = "method (paper)"
     return t.assign(source=PAPER_LABEL)

@@ -1,7 +1,7 @@
 """``data check``: what a copy of a dataset holds, next to the counts the paper's protocol expects.
 
 ``check_dataset`` returns a JSON-able dict; ``format_report`` renders it as a table. Expected counts are those of the
-real datasets (VAL.md sections 4-5); a synthetic dataset will not match them, and is not meant to.
+real datasets (docs/protocols.md); a synthetic dataset will not match them, and is not meant to.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..errors import DataError
 
 SHOW_FIRST = 5   # how many missing / unreadable paths the report lists
 
-# (protocol, category) -> expected counts on the real data; "" = no category. VAL.md sections 4-5 and
+# (protocol, category) -> expected counts on the real data; "" = no category. docs/protocols.md and
 # /work/shared/data/fashioniq/README.md (official query count = val pairs, one query per pair).
 EXPECTED_SPLITS: dict[str, dict[tuple[str, str], dict[str, int]]] = {
     "fashion200k": {("default", ""): {"queries": 33480, "gallery": 29789}},
@@ -122,5 +122,5 @@ def format_report(d: dict) -> str:
         lines.append(f"{what.replace('_', ' ')}: {m['count']:,}" +
                      (f"  e.g. {', '.join(m['first'])}" if m["first"] else ""))
     lines += [f"note: {n}" for n in d["notes"]]
-    lines.append("(expected = the real dataset's counts, VAL.md sections 4-5; * = differs)")
+    lines.append("(expected = the real dataset's counts, docs/protocols.md; * = differs)")
     return "\n".join(lines)

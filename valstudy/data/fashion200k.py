@@ -1,4 +1,4 @@
-"""Fashion200k (Han et al. 2017) under the TIRG protocol that VAL follows (VAL.md sections 4-5).
+"""Fashion200k (Han et al. 2017) under the TIRG protocol that VAL follows (docs/protocols.md).
 
 Layout under ``root``::
 
@@ -113,7 +113,7 @@ class Fashion200k:
 
     def _build_caption_index(self):
         # TIRG caption_index_init_: parent captions are one word shorter than their children; an image is
-        # "modifiable" when one of its parents has >= 2 child captions (VAL.md section 4, seed section 2).
+        # "modifiable" when one of its parents has >= 2 child captions (docs/protocols.md; supplementary, Sec. 2).
         self._caption2imgs: dict[str, list[str]] = defaultdict(list)
         for k in self._train:
             self._caption2imgs[self._captions[k]].append(k)
@@ -189,11 +189,11 @@ class Fashion200k:
         return [self._split]
 
     def side_information(self) -> list[tuple[str, str]]:
-        """(image key, product description) for every training image: the L_vs texts (VAL.md section 2)."""
+        """(image key, product description) for every training image: the L_vs texts (the supplementary, Section 2)."""
         return [(k, self._captions[k]) for k in self._train]
 
     def vocabulary_texts(self) -> list[str]:
-        """The training product descriptions (VAL.md section 1). "replace" and "with" are not among them, as in
+        """The training product descriptions (yanbeic/VAL). "replace" and "with" are not among them, as in
         TIRG, so they map to <UNK> unless a description uses them."""
         return [self._captions[k] for k in self._train]
 

@@ -1,4 +1,4 @@
-"""FashionIQ (Wu et al. 2021) under VAL's protocol and the official one (VAL.md sections 4-5).
+"""FashionIQ (Wu et al. 2021) under VAL's protocol and the official one (docs/protocols.md).
 
 Layout under ``root``::
 
@@ -146,11 +146,11 @@ class FashionIQ:
         return list(self._splits[check_protocol(self.name, self.protocols, protocol)])
 
     def side_information(self) -> list[tuple[str, str]]:
-        """FashionIQ has no tagged descriptions; VAL pre-trains L_vs on Fashion200k instead (seed section 2)."""
+        """FashionIQ has no tagged descriptions; VAL pre-trains L_vs on Fashion200k instead (supplementary, Sec. 2)."""
         return []
 
     def vocabulary_texts(self) -> list[str]:
-        """The training relative captions (VAL.md section 1)."""
+        """The training relative captions (docs/shapes.md; yanbeic/VAL)."""
         return [t.text for t in self._train]
 
     def train_images(self) -> list[str]:

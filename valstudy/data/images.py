@@ -1,4 +1,4 @@
-"""Image loading and the preprocessing of the authors' code (VAL.md section 1).
+"""Image loading and the preprocessing of the authors' code (docs/shapes.md; yanbeic/VAL).
 
 Resize to a square without keeping the aspect ratio, scale pixels to [-1, 1]; at train time a random horizontal flip
 always, and for FashionIQ a random resize to a side in [size, size + 24) followed by a random size x size crop.

@@ -1,4 +1,4 @@
-"""Shoes (Berg et al. 2010 images, Guo et al. 2018 relative captions) with VAL's split (VAL.md sections 4-5).
+"""Shoes (Berg et al. 2010 images, Guo et al. 2018 relative captions) with VAL's split (docs/protocols.md).
 
 Layout under ``root``::
 
@@ -9,7 +9,7 @@ Layout under ``root``::
     attributedata/womens_<type>/<0|1>/img_womens_<type>_<n>.jpg
 
 Image keys are the basenames. The authors' pair files list each triplet once per listed image it touches, so a triplet
-whose reference and target are both listed appears twice (VAL.md section 4); protocol ``default`` keeps that,
+whose reference and target are both listed appears twice (docs/protocols.md); protocol ``default`` keeps that,
 ``dedup`` keeps each triplet once.
 """
 from __future__ import annotations
@@ -136,7 +136,7 @@ class Shoes:
                 kept.append(i)
             else:
                 dropped["missing_image"] += 1
-        # gallery = eval list + every query image (VAL.md section 4: 4,621 + 21 = 4,642 on the real split)
+        # gallery = eval list + every query image (docs/protocols.md: 4,621 + 21 = 4,642 on the real split)
         keys = [k for k in self._eval_list if self.files.available(k)]
         for i in kept:
             ref, _, tgt = self._ref_text_target(i)
@@ -159,12 +159,12 @@ class Shoes:
         return [self._splits[check_protocol(self.name, self.protocols, protocol)]]
 
     def side_information(self) -> list[tuple[str, str]]:
-        """Tagged descriptions of training-list images (the L_vs pre-training data, VAL.md section 2)."""
+        """Tagged descriptions of training-list images (the L_vs pre-training data, the supplementary, Section 2)."""
         train = set(self._train_images)
         return [(t["ImageName"], t["Caption"]) for t in self._tagged if t["ImageName"] in train]
 
     def vocabulary_texts(self) -> list[str]:
-        """Training tagged descriptions + training relative captions, one per training line (VAL.md section 1)."""
+        """Training tagged descriptions + training relative captions, one per training line (yanbeic/VAL)."""
         return [c for _, c in self.side_information()] + [t.text for t in self._train]
 
     def train_images(self) -> list[str]:

@@ -1,9 +1,9 @@
-"""Image encoders with three taps (low, mid, high) for the composite transformers (VAL.md section 1).
+"""Image encoders with three taps (low, mid, high) for the composite transformers (docs/shapes.md; yanbeic/VAL).
 
 Every backbone takes images in [-1, 1] (the authors' preprocessing), exposes ``channels`` (c_low, c_mid, c_high)
 and ``forward(x) -> [low, mid, high]`` feature maps.
 
-Level shapes (C x H x W) next to the paper's (seed, "Training"):
+Level shapes (C x H x W) next to the paper's (the supplementary, Section 1, "Training"):
 
 ====================================  ============  ============  ============
 backbone, input                       low           mid           high
@@ -123,7 +123,7 @@ class ResNet50Backbone(nn.Module):
              for c in self.channels[:2]])
 
     def _move_strides_like_tf_slim(self) -> None:
-        # TF-slim ResNet-v2 strides the LAST unit of blocks 1-3 and not block 4 (VAL.md section 1); torchvision
+        # TF-slim ResNet-v2 strides the LAST unit of blocks 1-3 and not block 4 (docs/shapes.md); torchvision
         # strides the FIRST unit of layers 2-4. Move the 3x3 stride (v1.5 puts it on conv2) and the shortcut's.
         for layer in (self.layer2, self.layer3, self.layer4):
             first = layer[0]
@@ -180,7 +180,7 @@ class DepthwiseSeparable(nn.Module):
 class MobileNetV1Backbone(nn.Module):
     """MobileNet-v1 (13 depthwise-separable blocks); taps the outputs of the blocks numbered ``taps`` (1-13).
 
-    The seed taps layers 6 / 11 / 13 (the authors' code taps pointwise layers 6 / 10 / 13). torchvision has no
+    The supplementary taps layers 6 / 11 / 13 (the authors' code taps pointwise layers 6 / 10 / 13). torchvision has no
     MobileNet-v1, so ImageNet weights come from a local file only: timm's ``mobilenetv1_100`` state dict (its
     ``classifier.*`` entries are ignored). They are not the TF-slim weights the paper used. timm trains this model
     with ReLU, so ReLU is the default activation; ``act=nn.ReLU6`` gives TF-slim's.

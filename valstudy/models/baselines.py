@@ -1,4 +1,4 @@
-"""Baselines on the pooled high-level feature: TIRG, concatenation + MLP, image-only, text-only (VAL.md section 1).
+"""Baselines on the pooled high-level feature: TIRG, concatenation + MLP, image-only, text-only (the paper, Section 4).
 
 All share VAL's backbone and text encoder; the pooled high-level image feature is projected to ``text_dim`` (as
 TIRG's image model ends in an fc layer), so query and target live in one d-dimensional space. They return one level,

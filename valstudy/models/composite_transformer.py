@@ -1,6 +1,6 @@
 """The composite transformer of one level: composite function, self-attention and joint-attention streams.
 
-Seed Table 1 and VAL.md section 1 ("Composite transformer"); the authors' code is ``nets/attention.py``.
+The supplementary's Table 1; the authors' code is ``nets/attention.py``.
 Inputs: image map X (B, c, h, w) and text feature t (B, text_dim). Output: w_ja * A_ja + w_sa * A_sa (B, c, h, w).
 """
 from __future__ import annotations
@@ -104,7 +104,7 @@ class JointAttentionStream(nn.Module):
     Channel attention: F_ch = 1x1 conv c -> c on the globally pooled V, sigmoid -> (B, c, 1, 1).
     Spatial attention: F_sp = conv with an h x w kernel (the whole map), one filter, on the channel-mean of V, with
     TF "same" padding ((k-1)//2 before, the rest after) so the output stays h x w; sigmoid -> (B, 1, h, w).
-    A_ja = sigmoid(ch) * sigmoid(sp) * X (VAL.md: the gate multiplies X, not V).
+    A_ja = sigmoid(ch) * sigmoid(sp) * X (yanbeic/VAL `nets/attention.py`: the gate multiplies X, not V).
 
     ``gate_bn_relu=True`` reproduces the authors' code, whose slim convs put BN + ReLU before each sigmoid (so the
     gates lie in [0.5, 1)); the default follows the paper (conv with bias, then sigmoid).
@@ -116,7 +116,7 @@ class JointAttentionStream(nn.Module):
         super().__init__()
         self.kernel = tuple(int(s) for s in spatial_size)
         kh, kw = self.kernel
-        # TF "same" padding for any kernel: (k - 1) // 2 before, the rest after (VAL.md section 1).
+        # TF "same" padding for any kernel: (k - 1) // 2 before, the rest after (TensorFlow's rule).
         self.padding = ((kw - 1) // 2, kw - 1 - (kw - 1) // 2, (kh - 1) // 2, kh - 1 - (kh - 1) // 2)
         if gate_bn_relu:
             self.f_ch = nn.Sequential(nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
@@ -144,7 +144,7 @@ class JointAttentionStream(nn.Module):
 
 
 class CompositeTransformer(nn.Module):
-    """One level's composite transformer (seed Table 1): returns w_ja * A_ja + w_sa * A_sa.
+    """One level's composite transformer (the supplementary's Table 1): returns w_ja * A_ja + w_sa * A_sa.
 
     Parameters
     ----------
@@ -153,7 +153,7 @@ class CompositeTransformer(nn.Module):
     text_dim : int
         Size of the text feature t.
     num_heads : int
-        Self-attention heads (seed: 2).
+        Self-attention heads (the supplementary: 2).
     use_sa, use_ja : bool
         Keep the self-attention / joint-attention stream. The ablations "w/o SA" and "w/o JA" remove exactly that
         stream, its parameters and its weight.

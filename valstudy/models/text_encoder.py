@@ -1,4 +1,4 @@
-"""Text encoder: word embeddings -> uni-directional LSTM -> max over time -> dropout -> Linear -> BN (VAL.md section 1).
+"""Text encoder: word embeddings -> uni-directional LSTM -> max over time -> dropout -> Linear -> BN (yanbeic/VAL).
 
 Follows the authors' code (``nets/rnn.py``): 1024 LSTM units, the text feature ``t`` is 512-d and feeds all levels.
 """

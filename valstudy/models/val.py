@@ -1,10 +1,10 @@
-"""VAL: a backbone with one composite transformer per level and hierarchical matching (VAL.md section 1).
+"""VAL: a backbone with one composite transformer per level and hierarchical matching (docs/shapes.md; yanbeic/VAL).
 
 Query path: the backbone runs on the reference image; each configured level's composite transformer reads that
 level's tap and the text feature t; each output is global-average-pooled and L2-normalised. The transformers do
 *not* feed their outputs back into the backbone: in the authors' code the backbone's ``end_points`` (low_level,
 mid_level, global_pool) are computed first and ``attention_layer`` is applied to each afterwards (``model.py``,
-``train_val.py``), and VAL.md ("Features, matching and ranking") pools "the composite map and the target image's map
+``train_val.py``), and the supplementary (Section 1, "Training") pools "the composite map and the target image's map
 at the same level". Target path: the same backbone taps, pooled and L2-normalised.
 """
 from __future__ import annotations

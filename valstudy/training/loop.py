@@ -46,7 +46,8 @@ def init_distributed() -> tuple[int, int]:
 
 
 def build_vocabulary(cfg: TrainConfig, dataset, side_dataset=None) -> Vocabulary:
-    """Vocabulary from the texts VAL.md section 1 names (plus tagged descriptions when L_vs is used)."""
+    """Vocabulary from the texts the authors' code uses (yanbeic/VAL `datasets/vocabulary.py`), plus tagged
+    descriptions when L_vs is used."""
     texts = list(dataset.vocabulary_texts())
     if cfg.side_info != "none":
         texts += [d for _, d in (side_dataset or dataset).side_information()]

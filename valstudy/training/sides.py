@@ -1,6 +1,6 @@
 """Training inputs beside the user-text triplets: the L_vs triplets (the image transform is ``data.transforms``).
 
-L_vs (VAL.md section 2): the authors train "with the same loss, replacing the user text by the image's tagged
+L_vs (supplementary, Section 2; yanbeic/VAL issue 8): the authors train "with the same loss, replacing the user text by the image's tagged
 description". The description fully describes its image, so we form the triplet
 (a random other training image as reference, the tagged description, the tagged image as target): the composite
 transformer must write the described image from an unrelated one, i.e. match the description to the image.

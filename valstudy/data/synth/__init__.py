@@ -1,4 +1,4 @@
-"""A procedural garment world written in the real datasets' formats (VAL.md section 5).
+"""A procedural garment world written in the real datasets' formats (docs/protocols.md).
 
 ``synthesize("fashion200k" | "shoes" | "fashioniq", root)`` writes a miniature dataset that the real loaders read
 unchanged, plus ``<root>/extras/``: per-image attributes (``attributes.json``), part masks (``regions.npz``, one

@@ -2,11 +2,11 @@
 
 - Fashion200k descriptions name every attribute of the category with one word each
   ("dark red striped long-sleeve v-neck mini dress"), so a one-attribute change is a one-word change and TIRG's
-  parent-caption rule (VAL.md section 4) finds the pairs. No word is a substring of another (TIRG removes words with
+  parent-caption rule (docs/protocols.md) finds the pairs. No word is a substring of another (TIRG removes words with
   ``str.replace``).
 - Relative captions (Shoes, FashionIQ) say what changes from the reference to the target, from several templates
   and synonyms per change: absolute ("is blue"), relative ("darker", "shorter sleeves") or vague ("is more casual",
-  "is a different color") phrasings. Vague ones are satisfied by several targets, as in the seed's Figs. 5-6.
+  "is a different color") phrasings. Vague ones are satisfied by several targets, as in the supplementary's Figs. 5-6.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def describe(attrs: dict) -> str:
 
 
 def tirg_caption(s: str) -> str:
-    """TIRG's caption post-processing (VAL.md section 5): strip, punctuation to word tokens."""
+    """TIRG's caption post-processing (docs/protocols.md): strip, punctuation to word tokens."""
     return s.strip().replace(".", "dotmark").replace("?", "questionmark").replace("&", "andmark").replace(
         "*", "starmark")
 

@@ -108,7 +108,7 @@ def sample_family(rng: np.random.Generator, category: str, n_members: int, p_cop
                   p_two: float = 0.3) -> list[dict]:
     """A family: a random base, then members that copy it (``p_copy``) or change 1 (or 2, ``p_two``) attributes.
 
-    Copies give several gallery images that satisfy one query (the seed's Figs. 5-6 ambiguity); single changes give
+    Copies give several gallery images that satisfy one query (supplementary Figs. 5-6); single changes give
     Fashion200k one-word-different descriptions and relative-caption pairs.
     """
     base = random_attributes(rng, category)

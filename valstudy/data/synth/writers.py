@@ -1,4 +1,4 @@
-"""One writer per dataset format (VAL.md section 5), plus the extras every synthetic dataset carries.
+"""One writer per dataset format (docs/protocols.md), plus the extras every synthetic dataset carries.
 
 Every writer draws from one ``numpy.random.Generator`` in a fixed order and writes files whose bytes depend only on
 the seed: JPEGs at a fixed quality, JSON with insertion-ordered keys, a zip for ``regions.npz`` with fixed
