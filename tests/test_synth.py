@@ -205,7 +205,7 @@ def test_fashioniq_captions_of_a_pair_may_name_different_changes(tiny):
 
 @pytest.mark.parametrize("dataset", ("shoes", "fashioniq"))
 def test_some_queries_are_satisfied_by_several_gallery_images(tiny, dataset):
-    """Seed Figs. 5-6: several gallery images share the target's attributes, so the text cannot single one out."""
+    """The supplementary's Figs. 5-6: several gallery images share the target's attributes, so the text cannot single one out."""
     attrs, pairs = _extras(tiny[dataset])
     queries = [p for p in pairs if p["split"] in ("val", "eval")]
     gallery = {k for p in queries for k in (p["reference"], p["target"])}

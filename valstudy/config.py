@@ -26,6 +26,7 @@ from .io import read_json
 
 # ---------------------------------------------------------------------------------------------------- registries
 DATASETS = ("fashion200k", "shoes", "fashioniq")
+PROTOCOLS = {"fashion200k": ("default",), "shoes": ("default", "dedup"), "fashioniq": ("val", "official")}  # the loaders' own, first = default
 METHODS = ("val", "tirg", "concat", "image_only", "text_only")
 BACKBONES = ("resnet50", "mobilenet_v1", "small")
 LEVELS = ("low", "mid", "high")
@@ -56,7 +57,9 @@ class ModelConfig:
     text_dropout: float = 0.1             # dropout after max-over-time (code)
     glove_path: str | None = None         # GloVe text file to initialise embeddings; None = random (Xavier)
     small_width: int = 32                 # channel width of the first stage of the small CPU backbone
-    image_size: int = 64                  # square input side the model is built for: fixes each level's h x w, which the spatial-attention kernel covers; always equals DataConfig.image_size (TrainConfig checks)
+    # Square input side the model is built for: it fixes each level's h x w, which the spatial-attention kernel
+    # covers. Always equal to DataConfig.image_size (TrainConfig.validate checks; an override of one sets both).
+    image_size: int = 64
     mobilenet_taps: tuple[int, int, int] = (6, 11, 13)  # MobileNet-v1 blocks tapped as low/mid/high (supplementary; code: 6/10/13)
     gate_bn_relu: bool = False            # authors' code quirk: BN+ReLU before the joint-attention sigmoids (off = paper)
     extra: dict = field(default_factory=dict)  # free-form options for experiments, saved with the run
@@ -108,31 +111,153 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> "TrainConfig":
-        """Check the values that depend on each other; returns ``self``. Raises ValstudyError naming the key."""
+        """Check every value (:func:`validate_values`) and the image size both sections share; returns ``self``.
+        Raises ValstudyError naming the key, the value and what is allowed."""
+        validate_values(self)
         if self.data.image_size != self.model.image_size:
             # The model's spatial-attention kernels are sized for model.image_size; images of another size would
             # give maps the kernels do not cover.
             raise ValstudyError(f"{self.name}: data.image_size {self.data.image_size} differs from model.image_size "
                                 f"{self.model.image_size}; set one (the other follows) or both to the same value")
-        for key, value, allowed in (("data.dataset", self.data.dataset, DATASETS),
-                                    ("model.method", self.model.method, METHODS),
-                                    ("model.backbone", self.model.backbone, BACKBONES), ("loss", self.loss, LOSSES),
-                                    ("side_info", self.side_info, SIDE_INFO)):
-            if value not in allowed:
-                raise ValstudyError(f"{self.name}: {key} {value!r} unknown; choose from {', '.join(allowed)}")
-        unknown = [lv for lv in self.model.levels if lv not in LEVELS]
-        if unknown or not self.model.levels:
-            raise ValstudyError(f"{self.name}: model.levels {self.model.levels!r}: choose one or more of "
-                                f"{', '.join(LEVELS)}")
         return self
+
+
+# ------------------------------------------------------------------------------------------ validation
+# Every rule a configuration must satisfy, checked in this one place whenever a configuration is built (named,
+# overridden or read back from a run's config.json). Each error names the key, the value and what is allowed.
+MIN_IMAGE_SIZE = {"small": 16, "resnet50": 32, "mobilenet_v1": 32}
+_NUMBER = (int, float)
+
+
+def _bad(key: str, value, allowed: str) -> ValstudyError:
+    return ValstudyError(f"configuration key {key}={value!r}: not allowed; expected {allowed}")
+
+
+def _check_type(key: str, value, hint: str) -> None:
+    """``hint`` is the dataclass annotation as written (``from __future__ import annotations``)."""
+    base = hint.replace(" ", "")
+    optional = base.endswith("|None")
+    base = base[:-len("|None")] if optional else base
+    if value is None:
+        if not optional:
+            raise _bad(key, value, f"a value of type {base}")
+        return
+    ok = {"bool": lambda v: isinstance(v, bool),
+          "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "float": lambda v: isinstance(v, _NUMBER) and not isinstance(v, bool),
+          "str": lambda v: isinstance(v, str),
+          "dict": lambda v: isinstance(v, dict)}.get(base.split("[")[0])
+    if base.startswith("tuple"):
+        ok = lambda v: isinstance(v, tuple)  # noqa: E731
+    if ok is not None and not ok(value):
+        raise _bad(key, value, f"a value of type {base}" + (" or none" if optional else ""))
+
+
+def _check_types(obj, prefix: str = "") -> None:
+    import dataclasses
+
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_types(value, f"{prefix}{f.name}.")
+        else:
+            _check_type(prefix + f.name, value, f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
+
+
+def _range(key: str, value, low=None, high=None, low_open=False, high_open=False) -> None:
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _bad(key, value, "a finite number" + _describe(low, high, low_open, high_open))
+    if (low is not None and (value <= low if low_open else value < low)) or \
+            (high is not None and (value >= high if high_open else value > high)):
+        raise _bad(key, value, "a number" + _describe(low, high, low_open, high_open))
+
+
+def _describe(low, high, low_open, high_open) -> str:
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high}"
+    return ""
+
+
+def _choice(key: str, value, choices) -> None:
+    if value not in choices:
+        raise _bad(key, value, "one of " + ", ".join(map(str, choices)))
+
+
+def validate_model(m, prefix: str = "model.") -> None:
+    """Ranges, choices and cross-field rules of a :class:`ModelConfig` (types are checked by :func:`validate`)."""
+    _choice(prefix + "method", m.method, METHODS)
+    _choice(prefix + "backbone", m.backbone, BACKBONES)
+    if not m.levels or len(set(m.levels)) != len(m.levels) or any(lv not in LEVELS for lv in m.levels):
+        raise _bad(prefix + "levels", ",".join(map(str, m.levels)), "one or more distinct levels of "
+                   + ", ".join(LEVELS))
+    if m.method == "val" and not (m.use_sa or m.use_ja):
+        raise _bad(prefix + "use_ja", m.use_ja, f"true when {prefix}use_sa is false (VAL needs one stream)")
+    for key in ("num_heads", "text_dim", "word_dim", "lstm_hidden", "small_width"):
+        _range(prefix + key, getattr(m, key), 1)
+    for key in ("attn_dropout", "text_dropout"):
+        _range(prefix + key, getattr(m, key), 0.0, 1.0, high_open=True)
+    for key in ("init_w_ja", "init_w_sa"):
+        _range(prefix + key, getattr(m, key))
+    _range(prefix + "image_size", m.image_size, MIN_IMAGE_SIZE[m.backbone])
+    taps = m.mobilenet_taps
+    if len(taps) != 3 or not all(isinstance(t, int) for t in taps) or not 1 <= taps[0] < taps[1] < taps[2] <= 13:
+        raise _bad(prefix + "mobilenet_taps", ",".join(map(str, taps)),
+                   "three increasing MobileNet-v1 block numbers in 1..13")
+
+
+def validate_values(cfg) -> None:
+    """Types, ranges and cross-field rules of a whole run configuration (``TrainConfig.validate`` calls it after
+    its own checks); a one-line ValstudyError names the first offending key, its value and what is allowed."""
+    import re
+
+    _check_types(cfg)
+    d = cfg.data
+    if not d.root:
+        raise _bad("data.root", d.root, "the dataset folder")
+    _range("data.image_size", d.image_size, MIN_IMAGE_SIZE.get(cfg.model.backbone, 16))
+    _range("data.test_min_count", d.test_min_count, 1)
+    if d.protocols:
+        for p in d.protocols:
+            _choice("data.protocols", p, PROTOCOLS[d.dataset])
+    _range("data.val_fraction", d.val_fraction, 0.0, 1.0, high_open=True)
+    validate_model(cfg.model)
+    _choice("loss", cfg.loss, LOSSES)
+    _choice("side_info", cfg.side_info, SIDE_INFO)
+    _range("steps", cfg.steps, 1)
+    _range("pretrain_steps", cfg.pretrain_steps, 0)
+    if cfg.side_info == "pretrain" and cfg.pretrain_steps < 1:
+        raise _bad("pretrain_steps", cfg.pretrain_steps, ">= 1 when side_info=pretrain")
+    if cfg.side_info != "pretrain" and cfg.pretrain_steps:
+        raise _bad("pretrain_steps", cfg.pretrain_steps, f"0 when side_info={cfg.side_info} (only pretrain uses it)")
+    _range("batch_size", cfg.batch_size, 2)    # the triplet loss needs another item of the batch as a negative
+    _range("lr", cfg.lr, 0.0, low_open=True)
+    _range("weight_decay", cfg.weight_decay, 0.0)
+    _range("lr_decay_at", cfg.lr_decay_at, 0.0, 1.0, high_open=True)
+    _range("lr_decay", cfg.lr_decay, 0.0, 1.0, low_open=True)
+    _range("ema_decay", cfg.ema_decay, 0.0, 1.0, high_open=True)
+    _range("eval_every", cfg.eval_every, 0)
+    _range("checkpoint_every", cfg.checkpoint_every, 1)
+    if any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in cfg.keep_checkpoints):
+        raise _bad("keep_checkpoints", ",".join(map(str, cfg.keep_checkpoints)), "positive step numbers")
+    _range("log_every", cfg.log_every, 1)
+    _range("seed", cfg.seed, 0, 2 ** 32 - 1)
+    _range("num_workers", cfg.num_workers, 0)
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", cfg.device):
+        raise _bad("device", cfg.device, "auto, cpu, cuda, cuda:N or mps")
 
 
 # ---------------------------------------------------------------------------------------------------- named configurations
 def _synth(dataset: str, steps: int, **kw) -> TrainConfig:
     return TrainConfig(
         name=f"{dataset}_synth",
-        # 15% of the training references are held out as a validation split: its curves chose the step budgets.
-        data=DataConfig(dataset=dataset, root=f"data/synthetic/{dataset}", image_size=64, val_fraction=0.15),
+        # A quarter of the training references is held out as a validation split: its curves chose the step budgets.
+        data=DataConfig(dataset=dataset, root=f"data/synthetic/{dataset}", image_size=64, val_fraction=0.25),
         # A CPU miniature of the paper's model: the small backbone and a narrower text encoder (paper: 512-d words,
         # 1024-unit LSTM, 512-d text feature), so a run trains in about a minute on 2 cores.
         model=ModelConfig(backbone="small", image_size=64, small_width=16, word_dim=128, lstm_hidden=256,
@@ -166,7 +291,7 @@ def _paper() -> dict[str, TrainConfig]:
 CONFIGS: dict[str, TrainConfig] = {
     **_paper(),
     "fashion200k_synth": _synth("fashion200k", 800),
-    "shoes_synth": _synth("shoes", 800),
+    "shoes_synth": _synth("shoes", 1200),
     "fashioniq_synth": _synth("fashioniq", 1200),
 }
 
@@ -278,9 +403,23 @@ def config_from_dict(d: dict, where: str = "configuration") -> TrainConfig:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    """A configuration saved as JSON (a run's ``config.json``, or one the study writes for a run)."""
-    return config_from_dict(read_json(path, "configuration file", "pass a config.json written by valstudy"),
-                            str(path))
+    """A configuration saved as JSON (a run's ``config.json``, or one the study writes for a run).
+
+    A key this version does not know, or a value it does not accept, is an error that also names the valstudy
+    version that wrote the run (from its ``meta.json``).
+    """
+    raw = read_json(path, "configuration file", "pass a config.json written by valstudy")
+    if not isinstance(raw, dict):
+        raise ValstudyError(f"{path}: expected a JSON object holding a configuration, got {type(raw).__name__}")
+    try:
+        return config_from_dict(raw, str(path))
+    except ValstudyError as e:
+        from .versions import written_by
+
+        message = str(e) if str(path) in str(e) else f"{path}: {e}"
+        raise ValstudyError(f"{message}; written by {written_by(Path(path).parent)}") from None
+    except TypeError as e:   # a section that is not an object
+        raise ValstudyError(f"{path}: not a valstudy configuration ({e})") from None
 
 
 _DEFAULTS = config_to_dict(TrainConfig())
@@ -355,11 +494,15 @@ ABLATIONS: dict[str, dict] = {  # name -> overrides on top of VAL; the paper's a
 }
 
 
+# The ablations the synthetic study trains (over every random seed): the paper's (w/o SA, w/o JA, one level at a
+# time, L_vv + L_vs). TIRG's softmax loss ("softmax") stays available as a configuration but is not trained by default.
+STUDY_ABLATIONS = ("no_sa", "no_ja", "low", "mid", "high", "lvs")
+
+
 def lvs_overrides(dataset: str, steps: int, side_info_root: str, paper: bool) -> dict:
     """The L_vv + L_vs ablation per dataset (the supplementary, Section 2): Fashion200k trains L_vv and L_vs
-    jointly with its
-    product descriptions; Shoes pre-trains L_vs on tagged images, FashionIQ on Fashion200k, then L_vv. The
-    pre-training lasts a third of the L_vv steps (10k iterations with the paper's configurations)."""
+    jointly with its product descriptions; Shoes pre-trains L_vs on tagged images, FashionIQ on Fashion200k, then
+    L_vv. The pre-training lasts a third of the L_vv steps (10k iterations with the paper's configurations)."""
     if dataset == "fashion200k":
         return {"side_info": "joint"}
     out = {"side_info": "pretrain", "pretrain_steps": 10_000 if paper else max(steps // 3, 1)}
@@ -371,7 +514,7 @@ PROFILES: dict[str, Profile] = {
                      steps=12, overrides={"batch_size": 8, "checkpoint_every": 6, "log_every": 2,
                                           "model.small_width": 8, "model.lstm_hidden": 64, "model.text_dim": 64,
                                           "model.word_dim": 32}),
-    "synthetic": Profile("synthetic", "small", (0, 1, 2), METHODS, tuple(ABLATIONS), evaluations=10,
+    "synthetic": Profile("synthetic", "small", (0, 1, 2), METHODS, STUDY_ABLATIONS, evaluations=10,
                          snapshots=(0.1, 0.25, 0.5),
                          overrides={"log_every": 10}),
     "real": Profile("real", "real", (0,), ("val", "tirg"), ("no_sa", "no_ja", "lvs"), evaluations=32),
