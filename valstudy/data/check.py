@@ -12,7 +12,7 @@ from ..errors import DataError
 SHOW_FIRST = 5   # how many missing / unreadable paths the report lists
 
 # (protocol, category) -> expected counts on the real data; "" = no category. docs/protocols.md and
-# /work/shared/data/fashioniq/README.md (official query count = val pairs, one query per pair).
+# XiaoxiaoGuo/fashion-iq `README.md` (official query count = val pairs, one query per pair).
 EXPECTED_SPLITS: dict[str, dict[tuple[str, str], dict[str, int]]] = {
     "fashion200k": {("default", ""): {"queries": 33480, "gallery": 29789}},
     "shoes": {("default", ""): {"queries": 3492, "gallery": 4642},
