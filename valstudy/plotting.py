@@ -134,8 +134,33 @@ def training_curves(loss, recalls, title: str):
     b.set_xlabel("step")
     b.set_ylabel("recall (%)")
     b.set_ylim(-2, 102)
-    b.set_title("recall on the test split (EMA weights)")
+    b.set_title("recall along training (EMA weights)")
     b.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def validation_curves(curves, title: str, metric: str = "R@10", groups: dict[str, Sequence[str]] | None = None):
+    """Validation ``metric`` against step, one line per variant (mean over random seeds) with a +-1 std band; one
+    panel per group of variants (``groups``: panel title -> variants), the last fifth of the steps shaded (the window
+    the plateau criterion compares with the fifth before it)."""
+    groups = groups or {"": list(dict.fromkeys(curves["variant"]))}
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 3.6), squeeze=False, sharey=True)
+    last = float(curves["step"].max()) if len(curves) else 1.0
+    for ax, (name, variants) in zip(axes[0], groups.items()):
+        for i, v in enumerate(variants):
+            part = curves[curves["variant"] == v].sort_values("step")
+            if part.empty:
+                continue
+            ax.plot(part["step"], part["mean"], marker=".", color=f"C{i}", label=v)
+            ax.fill_between(part["step"], part["mean"] - part["std"].fillna(0), part["mean"] + part["std"].fillna(0),
+                            color=f"C{i}", alpha=0.15, lw=0)
+        ax.axvspan(0.8 * last, last, color="0.9", zorder=0)
+        ax.set_xlabel("step")
+        ax.set_title(name)
+        ax.legend(frameon=False, fontsize=7)
+    axes[0][0].set_ylabel(f"validation {metric} (%)")
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -17,6 +17,7 @@ from .costs import flops_summary, flops_bars_data, time_retrieval, loglog_fit
 from .stats import (t_quantile, per_seed, seed_summary, ablation_runs, ablation_table, paired_differences,
     mean_std_text, comparison_sentence, findings, mean_interval, region_excess, region_sentence)
 from .params import notebook_parameters
+from .convergence import PLATEAU_POINTS, convergence_table, mean_curves, validation_curve
 
 __all__ = [
     "PAPER_COUNTS", "PAPER_LABEL", "PAPER_RESULTS", "VARIANT_LABELS", "ABLATION_GROUPS", "STOPWORDS", "record",
@@ -26,5 +27,5 @@ __all__ = [
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "flops_summary",
     "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
     "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess",
-    "region_sentence", "notebook_parameters",
+    "region_sentence", "notebook_parameters", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",
 ]

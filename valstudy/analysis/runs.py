@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from ..errors import ValstudyError
-from ..io import read_json
+from ..io import read_json, read_jsonl
 from .common import PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS
 
 
