@@ -59,6 +59,7 @@ FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/sm
 
 # %%
 NOTEBOOK = "attention"
+import pandas as pd
 from valstudy import analysis, plotting, prepare
 
 PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
@@ -138,6 +139,59 @@ else:
     print("no changed regions on this data: no finding about localisation")
 
 # %% [markdown]
+# ## 5. Do the maps depend on the query at all?
+#
+# A map that is the same for every query cannot point at what a particular text changes in a particular image.
+# `map_correlation` is the mean Pearson correlation between the maps of two different test queries at the same level
+# (1: one map for every query; 0: unrelated maps); `spread` is the standard deviation across queries of each
+# position's value relative to its mean (0: identical maps). **What to look for:** correlations near 1 mean the level
+# attends to fixed positions, whatever it is shown.
+
+# %%
+dependence = {kind: analysis.image_dependence(maps, model.levels, kind) for kind in ("spatial", "self")}
+dependence_table = dependence["spatial"].add_prefix("JA spatial: ").join(dependence["self"].add_prefix("SA received: "))
+dependence_table.round(3)
+
+# %% [markdown]
+# ## 6. Along training, over the three random seeds
+#
+# The VAL method runs keep their exponential-moving-average weights at 10%, 25% and 50% of their steps
+# (`ckpt_<step>.pt`); with the final weights, four points per run. Per level: the mass ratio of section 4 (1 = a
+# uniform map) and the map correlation of section 5. **What to look for:** a ratio that rises above 1 as VAL learns
+# would mean the gate learns where the change is; a correlation that stays near 1 means the map stays fixed.
+
+# %%
+along = []
+for spec in [s for s in study.specs if s.labels == {"experiment": "methods", "variant": "val"}]:
+    run_dir = study.run_dir(spec.name)
+    m_i, ds_i, vocab_i, cfg_i = load_run(run_dir)
+    table = analysis.attention_along_training(run_dir, ds_i, queries, masks, vocab_i, cfg_i)
+    along.append(table.assign(seed=spec.config.seed))
+along = pd.concat(along, ignore_index=True) if along else pd.DataFrame()
+if regions and not along.empty:
+    save(plotting.attention_along_training(along, f"{DATASET}: VAL's JA spatial maps along training "
+                                                  f"({along['seed'].nunique()} seeds; {PROFILE} profile)"), "training")
+    final_step = along.groupby("seed")["step"].transform("max") == along["step"]
+    final = along[final_step].groupby("level")[["ratio", "map_correlation"]].agg(["mean", "std"])
+    display(final.round(3))
+
+# %% [markdown]
+# ### Finding (from the numbers above)
+
+# %%
+if regions and not along.empty:
+    n = along["seed"].nunique()
+    for level in model.levels:
+        r = final.loc[level]
+        first = along[along["level"] == level].groupby("step")["ratio"].mean()
+        print(f"- {level}: at the end of training the JA spatial map puts {r[('ratio', 'mean')]:.2f} +- "
+              f"{r[('ratio', 'std')]:.2f} times the changed region's share of the image inside it (mean +- std over "
+              f"{n} seeds; 1 = uniform; {first.iloc[0]:.2f} at step {first.index[0]}); two queries' maps correlate at "
+              f"{r[('map_correlation', 'mean')]:.2f} +- {r[('map_correlation', 'std')]:.2f}.")
+else:
+    print("no changed regions or no snapshots: nothing to measure along training")
+
+# %% [markdown]
 # ## Record
 
 # %%
@@ -145,4 +199,6 @@ _ = analysis.record(FIG, NOTEBOOK, DATASET, {
     "profile": PROFILE, "queries": len(queries), "queries_with_region": located, "levels": list(model.levels),
     "regions": regions is not None, "region_mass": mass.to_dict("index") if mass is not None else None,
     "region_excess": excess.to_dict("index") if mass is not None else None,
-    "shown": [{"reference": queries[i].reference, "text": queries[i].text} for i in shown], "figures": figures})
+    "shown": [{"reference": queries[i].reference, "text": queries[i].text} for i in shown],
+    "image_dependence": {k: v.to_dict("index") for k, v in dependence.items()},
+    "along_training": along.to_dict("records"), "figures": figures})

@@ -342,6 +342,28 @@ def region_mass_bars(table, title: str):
 
 
 # ---------------------------------------------------------------------------------------------------- costs
+def attention_along_training(table, title: str):
+    """Two panels against training step, one line per level (mean over random seeds, +-1 std band): the spatial
+    map's mass inside the changed region over the region's share (1 = uniform), and the mean correlation between two
+    queries' maps (1 = the same map for every query)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.5))
+    panels = (("ratio", "mass in region / region share", 1.0), ("map_correlation", "map correlation across queries", None))
+    for ax, (col, label, ref) in zip(axes, panels):
+        for i, (level, part) in enumerate(table.groupby("level", sort=False)):
+            g = part.groupby("step")[col]
+            mean, std = g.mean(), g.std(ddof=1).fillna(0)
+            ax.plot(mean.index, mean.values, marker="o", color=f"C{i}", label=level)
+            ax.fill_between(mean.index, mean - std, mean + std, color=f"C{i}", alpha=0.15, lw=0)
+        if ref is not None:
+            ax.axhline(ref, color="0.5", ls=":", lw=1)
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.legend(frameon=False, title="level", fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def flops_bars(measured: dict[str, float], paper: dict[str, float], title: str):
     """Log-scale bars: measured MACs beside the supplementary's figures, per item."""
     fig, ax = plt.subplots(figsize=(6.5, 3.4))

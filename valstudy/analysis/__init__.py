@@ -12,7 +12,7 @@ from .datasets import dataset_counts, describe, anatomy_examples, texts_by_split
 from .runs import (training_curves, recall_columns, summary_table, protocol_bars, paper_table,
     rank_queries, pick_examples, with_images)
 from .attention import (attention_maps, unique_queries, pick_attention_examples, attention_rows, upsample,
-    ChangedRegions, region_mass)
+    ChangedRegions, region_mass, image_dependence, region_summary, attention_along_training)
 from .costs import flops_summary, flops_bars_data, time_retrieval, loglog_fit
 from .stats import (t_quantile, per_seed, seed_summary, ablation_runs, ablation_table, paired_differences,
     mean_std_text, comparison_sentence, findings, mean_interval, region_excess, region_sentence)
@@ -24,7 +24,8 @@ __all__ = [
     "dataset_counts", "describe", "anatomy_examples", "texts_by_split", "caption_lengths", "top_words",
     "training_curves", "recall_columns", "summary_table", "protocol_bars", "paper_table", "ablation_table",
     "rank_queries", "pick_examples", "with_images", "attention_maps", "unique_queries",
-    "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "flops_summary",
+    "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "image_dependence",
+    "region_summary", "attention_along_training", "flops_summary",
     "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
     "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess",
     "region_sentence", "notebook_parameters", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",
