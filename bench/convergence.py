@@ -1,14 +1,17 @@
-"""Is each synthetic configuration's step budget enough? Train VAL with the default steps and with twice as many.
+"""Are the synthetic step budgets enough, and how far does a number move when it is recomputed elsewhere?
 
-    python bench/convergence.py [--datasets shoes fashioniq fashion200k] [--seed 0] [--root build/convergence]
-                                [--jobs 2] [--json]
+    python bench/convergence.py [--runs runs/synthetic] [--datasets shoes fashioniq fashion200k] [--seed 0]
+                                [--threads 2] [--root build/convergence] [--jobs 2] [--json]
 
-For each dataset: generate the synthetic data (small, random seed 0) unless present, then train VAL from the
-``<dataset>_synth`` configuration twice, with its default ``steps`` and with ``steps`` doubled (the learning-rate decay
-moves with it: it is a fraction of the steps), two runs at a time with one thread each. Prints the test R@10 of both
-(Fashion200k and Shoes: R@10 of the default protocol; FashionIQ: the mean R@10 over categories of the VAL protocol)
-and their difference. A budget passes when doubling it moves test R@10 by at most ``--tolerance`` points (3).
-Finished runs are reused, so a second call only prints.
+For each dataset, VAL from the ``<dataset>_synth`` configuration (random seed ``--seed``):
+- ``R@10``: the study's run (``<runs>/<dataset>/val/seed<k>``, trained by ``make study`` with one thread), or, when
+  that is absent, a run trained here with one thread;
+- ``R@10_threads``: the same configuration retrained with ``--threads`` threads: floating-point sums then run in
+  another order, which is what moves a number between machines and thread counts;
+- ``R@10_doubled``: the configuration with twice the steps (the learning-rate decay moves with it: it is a fraction
+  of the steps).
+Test R@10: Fashion200k and Shoes, the default protocol; FashionIQ, the mean over categories of the VAL protocol.
+A budget passes when doubling it moves test R@10 by at most ``--tolerance`` points (3). Runs are reused when present.
 """
 from __future__ import annotations
 
@@ -28,10 +31,10 @@ from valstudy.config import get_config  # noqa: E402
 PROTOCOL = {"fashion200k": "default", "shoes": "default", "fashioniq": "val"}
 
 
-def _train(dataset: str, data: Path, run_dir: Path, steps: int, seed: int) -> float:
+def _train(dataset: str, data: Path, run_dir: Path, steps: int, seed: int, threads: int) -> float:
     if (run_dir / "results.json").is_file():
         return 0.0
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     t0 = time.time()
     subprocess.run([sys.executable, "-m", "valstudy", "train", "--config", f"{dataset}_synth", "--quiet",
                     "--run-dir", str(run_dir), "--set", f"data.root={data}", f"steps={steps}", f"seed={seed}"],
@@ -44,42 +47,56 @@ def _recall(run_dir: Path, dataset: str) -> float:
     return float(summary[PROTOCOL[dataset]]["R@10"])
 
 
+def _study_data(study_run: Path) -> Path | None:
+    config = study_run / "config.json"
+    return Path(json.loads(config.read_text())["data"]["root"]) if config.is_file() else None
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", default="runs/synthetic", help="the study's runs (the one-thread reference)")
     p.add_argument("--datasets", nargs="*", default=["shoes", "fashioniq", "fashion200k"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="threads of the retrained run")
     p.add_argument("--root", default="build/convergence")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--tolerance", type=float, default=3.0)
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     root = Path(a.root).resolve()
-    jobs = []
+    jobs, rows = [], {}
     for ds in a.datasets:
-        data = root / "data" / ds
-        if not (data / "extras" / "world.json").is_file():
-            subprocess.run([sys.executable, "-m", "valstudy", "data", "synth", "--dataset", ds, "--root", str(data),
-                            "--size", "small", "--seed", "0"], check=True, capture_output=True)
+        study_run = Path(a.runs).resolve() / ds / "val" / f"seed{a.seed}"
+        data = _study_data(study_run)
+        if data is None:  # no study here: generate the data and train the reference too
+            data = root / "data" / ds
+            if not (data / "extras" / "world.json").is_file():
+                subprocess.run([sys.executable, "-m", "valstudy", "data", "synth", "--dataset", ds, "--root",
+                                str(data), "--size", "small", "--seed", "0"], check=True, capture_output=True)
+            study_run = root / "runs" / ds / "val_reference"
+            jobs.append((ds, data, study_run, get_config(f"{ds}_synth").steps, 1))
         steps = get_config(f"{ds}_synth").steps
-        for n in (steps, 2 * steps):
-            jobs.append((ds, data, root / "runs" / ds / f"val_{n}", n))
+        rows[ds] = (study_run, root / "runs" / ds / f"val_threads{a.threads}", root / "runs" / ds / "val_doubled", steps)
+        jobs.append((ds, data, rows[ds][1], steps, a.threads))
+        jobs.append((ds, data, rows[ds][2], 2 * steps, 1))
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-        seconds = list(pool.map(lambda j: _train(*j, a.seed), jobs))
-    rows = []
-    for ds in a.datasets:
-        (_, _, one, n), (_, _, two, _) = [j for j in jobs if j[0] == ds]
-        r1, r2 = _recall(one, ds), _recall(two, ds)
-        rows.append({"dataset": ds, "steps": n, "R@10": round(r1, 2), "steps_doubled": 2 * n,
-                     "R@10_doubled": round(r2, 2), "change": round(r2 - r1, 2),
-                     "passes": abs(r2 - r1) <= a.tolerance})
-    out = {"seed": a.seed, "tolerance": a.tolerance, "rows": rows, "train_seconds": round(sum(seconds), 1)}
+        seconds = list(pool.map(lambda j: _train(j[0], j[1], j[2], j[3], a.seed, j[4]), jobs))
+    out_rows = []
+    for ds, (ref, threads, doubled, steps) in rows.items():
+        r, rt, r2 = _recall(ref, ds), _recall(threads, ds), _recall(doubled, ds)
+        out_rows.append({"dataset": ds, "steps": steps, "R@10": round(r, 2), "threads": a.threads,
+                         "R@10_threads": round(rt, 2), "threads_change": round(rt - r, 2),
+                         "steps_doubled": 2 * steps, "R@10_doubled": round(r2, 2), "doubled_change": round(r2 - r, 2),
+                         "passes": abs(r2 - r) <= a.tolerance})
+    out = {"seed": a.seed, "tolerance": a.tolerance, "rows": out_rows, "train_seconds": round(sum(seconds), 1)}
     if a.json:
         print(json.dumps(out, indent=1))
     else:
-        for r in rows:
-            print(f"{r['dataset']:12s} R@10 {r['R@10']:6.2f} at {r['steps']:5d} steps, {r['R@10_doubled']:6.2f} at "
-                  f"{r['steps_doubled']:5d}: change {r['change']:+.2f} ({'passes' if r['passes'] else 'FAILS'})")
-    return 0 if all(r["passes"] for r in rows) else 1
+        for r in out_rows:
+            print(f"{r['dataset']:12s} R@10 {r['R@10']:6.2f} ({r['steps']} steps, 1 thread); {r['R@10_threads']:6.2f} "
+                  f"with {r['threads']} threads ({r['threads_change']:+.2f}); {r['R@10_doubled']:6.2f} at "
+                  f"{r['steps_doubled']} steps ({r['doubled_change']:+.2f}: {'passes' if r['passes'] else 'FAILS'})")
+    return 0 if all(r["passes"] for r in out_rows) else 1
 
 
 if __name__ == "__main__":
