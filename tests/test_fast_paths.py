@@ -90,17 +90,40 @@ def _explicit_dropout_attention(q, k, v, p, seed):
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5])
-def test_chunked_dropout_attention_equals_formula_with_its_mask(chunk):
+@pytest.mark.parametrize("store", [None, ak.AttentionStore])
+def test_chunked_dropout_attention_equals_formula_with_its_mask(chunk, store):
     torch.manual_seed(1)
     q, k, v = (torch.randn(5, 2, 3, 6, dtype=torch.double, requires_grad=True) for _ in range(3))
-    got = ak._ChunkedDropoutAttention.apply(q / math.sqrt(3), k, v, 0.3, 1234, chunk)
+    got = ak._ChunkedDropoutAttention.apply(q / math.sqrt(3), k, v, 0.3, 1234, chunk, store and store())
     ref = _explicit_dropout_attention(q, k, v, 0.3, 1234)
     assert torch.allclose(got, ref, atol=1e-12)
     g = torch.randn_like(got)
     for a, b in zip(torch.autograd.grad(got, (q, k, v), g), torch.autograd.grad(ref, (q, k, v), g)):
         assert torch.allclose(a, b, atol=1e-10)
+
+
+@pytest.mark.parametrize("store", [None, ak.AttentionStore])
+def test_chunked_dropout_attention_gradcheck(store):
+    torch.manual_seed(2)
+    q, k, v = (torch.randn(3, 1, 2, 4, dtype=torch.double, requires_grad=True) for _ in range(3))
     assert torch.autograd.gradcheck(
-        lambda a, b, c: ak._ChunkedDropoutAttention.apply(a, b, c, 0.3, 99, 2), (q, k, v))
+        lambda a, b, c: ak._ChunkedDropoutAttention.apply(a, b, c, 0.3, 99, 2, store and store()), (q, k, v))
+
+
+def test_backward_after_a_later_forward_recomputes_what_the_store_lost():
+    # Two forwards through one module, then both backwards: the first one's stored weights were overwritten.
+    ct = _model(16, 8, 8, True, False).train()
+    x1, x2 = (torch.randn(4, 16, 8, 8, requires_grad=True) for _ in range(2))
+    t = torch.randn(4, 7)
+    torch.manual_seed(3)
+    out1 = ct(x1, t)
+    (g_alone,) = torch.autograd.grad(out1.sum(), x1)
+    torch.manual_seed(3)
+    out1 = ct(x1, t)
+    out2 = ct(x2, t)
+    (g_after,) = torch.autograd.grad(out1.sum(), x1)
+    assert torch.allclose(g_alone, g_after, atol=1e-6)
+    assert out2.requires_grad
 
 
 def test_dropout_mask_keeps_at_the_configured_rate_and_follows_the_seed():

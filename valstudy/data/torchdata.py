@@ -8,7 +8,7 @@ from torch.utils.data import Dataset
 
 from ..text import TextBatch, Vocabulary, pad_tokens
 from .base import Query
-from .images import load_image
+from .images import load_image_cached
 
 
 class ImageDataset(Dataset):
@@ -21,7 +21,7 @@ class ImageDataset(Dataset):
         return len(self.keys)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.transform(load_image(self.dataset.image_path(self.keys[i])))
+        return self.transform(load_image_cached(self.dataset.image_path(self.keys[i])))
 
 
 class QueryDataset(Dataset):
@@ -39,7 +39,8 @@ class QueryDataset(Dataset):
 
     def __getitem__(self, i: int):
         q = self.queries[i]
-        return self.transform(load_image(self.dataset.image_path(q.reference))), self.vocab.encode(q.text, self.min_count)
+        image = self.transform(load_image_cached(self.dataset.image_path(q.reference)))
+        return image, self.vocab.encode(q.text, self.min_count)
 
 
 def collate_queries(batch) -> tuple[torch.Tensor, TextBatch]:

@@ -65,43 +65,77 @@ def _buffer(name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float3
     return buf[:n].view(shape)
 
 
+class AttentionStore:
+    """Buffers in which a module's forward leaves its attention weights and masks for its backward.
+
+    Reused from step to step (fresh multi-MiB tensors cost page faults every step). Each forward stamps a new
+    version; a backward whose forward was overwritten since (two forwards, then two backwards) recomputes instead.
+    Copies (``deepcopy``, pickling) start empty.
+    """
+
+    def __init__(self):
+        self.version, self.weights, self.masks = 0, None, None
+
+    def claim(self, shape: tuple[int, ...], dtype: torch.dtype, masks: bool) -> int:
+        n = math.prod(shape)
+        for name, needed in (("weights", True), ("masks", masks)):
+            buf = getattr(self, name)
+            if needed and (buf is None or buf.numel() < n or buf.dtype != dtype):
+                setattr(self, name, torch.empty(n, dtype=dtype))
+        self.version += 1
+        return self.version
+
+    def view(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        return getattr(self, name)[:math.prod(shape)].view(shape)
+
+    def __deepcopy__(self, memo):
+        return AttentionStore()
+
+    def __getstate__(self):
+        return {"version": 0, "weights": None, "masks": None}
+
+
 class _ChunkedDropoutAttention(torch.autograd.Function):
     """out = V (P * mask / keep)^T for q, k, v in (B, heads, d, n) on the CPU, q already scaled by 1/sqrt(d).
 
-    The batch is walked in chunks whose (n, n) weights fit in cache. Forward keeps only q, k, v and the seed of the
-    dropout generator; backward recomputes each chunk's weights and redraws its mask from the same seed.
-    Scratch buffers live only within one forward or one backward call.
+    The batch is walked in chunks whose (n, n) weights fit in cache. Forward writes each chunk's weights P and
+    mask into ``store`` (an :class:`AttentionStore`, or None); backward reads them back, or, when the store holds a
+    later forward's, recomputes P and redraws the mask from the same seed.
     """
 
     @staticmethod
-    def _chunk_weights(q, k, sl, seed_gen, p):
-        b = q[sl].shape[0]
-        heads, d, n = q.shape[1:]
-        w = _buffer("w", (b * heads, n, n), q.dtype)
+    def _chunk_weights(q, k, sl, gen, p, w, m):
+        """P (and the mask) of the batch slice ``sl`` into the (b*heads, n, n) buffers w (and m)."""
+        b, heads, d, n = q[sl].shape
         torch.bmm(q[sl].reshape(b * heads, d, n).transpose(1, 2), k[sl].reshape(b * heads, d, n), out=w)
-        torch._softmax(w, -1, False, out=w)  # in place: (b*heads, n, n), rows sum to 1
-        m = None
-        if seed_gen is not None:
-            m = dropout_keep_mask((b * heads, n, n), p, seed_gen, out=_buffer("mask", (b * heads, n, n), q.dtype))
-        return w, m
+        torch._softmax(w, -1, False, out=w)  # in place: rows sum to 1
+        if gen is not None:
+            dropout_keep_mask(tuple(w.shape), p, gen, out=m)
 
     @staticmethod
-    def forward(ctx, q, k, v, p: float, seed: int, chunk: int):
+    def forward(ctx, q, k, v, p: float, seed: int, chunk: int, store: AttentionStore | None):
         batch, heads, d, n = q.shape
         out = torch.empty(batch, heads, d, n, dtype=v.dtype)
         gen = mask_generator(seed) if p > 0 else None
+        version = store.claim((batch * heads, n, n), q.dtype, gen is not None) if store is not None else None
         for s in range(0, batch, chunk):
             sl = slice(s, s + chunk)
             b = out[sl].shape[0]
-            w, m = _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, p)
+            shape = (b * heads, n, n)
+            if store is not None:
+                w = store.view("weights", (batch * heads, n, n))[s * heads:(s + b) * heads]
+                m = store.view("masks", (batch * heads, n, n))[s * heads:(s + b) * heads] if gen else None
+            else:
+                w, m = _buffer("w", shape, q.dtype), _buffer("mask", shape, q.dtype) if gen else None
+            _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, p, w, m)
             if m is not None:
-                w.mul_(m)
+                w = torch.mul(w, m, out=_buffer("dropped", shape, q.dtype))
             torch.bmm(v[sl].reshape(b * heads, d, n), w.transpose(1, 2), out=out[sl].view(b * heads, d, n))
         keep = dropout_keep_probability(p)
         if keep != 1.0:
             out.mul_(1.0 / keep)
         ctx.save_for_backward(q, k, v)
-        ctx.p, ctx.seed, ctx.chunk, ctx.keep = p, seed, chunk, keep
+        ctx.p, ctx.seed, ctx.chunk, ctx.keep, ctx.store, ctx.version = p, seed, chunk, keep, store, version
         return out
 
     @staticmethod
@@ -110,25 +144,34 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
         batch, heads, d, n = q.shape
         dq, dk, dv = (torch.empty(q.shape, dtype=q.dtype) for _ in range(3))
         grad = grad * (1.0 / ctx.keep) if ctx.keep != 1.0 else grad.contiguous()
-        gen = mask_generator(ctx.seed) if ctx.p > 0 else None
+        stored = ctx.store is not None and ctx.store.version == ctx.version
+        gen = mask_generator(ctx.seed) if ctx.p > 0 and not stored else None
         for s in range(0, batch, ctx.chunk):
             sl = slice(s, s + ctx.chunk)
             b = q[sl].shape[0]
-            w, m = _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, ctx.p)  # (b*heads, n, n)
+            shape = (b * heads, n, n)
+            if stored:
+                w = ctx.store.view("weights", (batch * heads, n, n))[s * heads:(s + b) * heads]
+                m = ctx.store.view("masks", (batch * heads, n, n))[s * heads:(s + b) * heads] if ctx.p > 0 else None
+            else:
+                w, m = _buffer("w", shape, q.dtype), _buffer("mask", shape, q.dtype) if ctx.p > 0 else None
+                _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, ctx.p, w, m)
             g = grad[sl].reshape(b * heads, d, n)
-            dw = _buffer("dw", (b * heads, n, n), q.dtype)
+            dw = _buffer("dw", shape, q.dtype)
             torch.bmm(g.transpose(1, 2), v[sl].reshape(b * heads, d, n), out=dw)  # d loss / d(dropped weights)
+            dropped = w
             if m is not None:
                 dw.mul_(m)
-                m.mul_(w)  # the dropped weights, in the mask's buffer
-            torch.bmm(g, w if m is None else m, out=dv[sl].view(b * heads, d, n))
+                dropped = torch.mul(w, m, out=_buffer("dropped", shape, q.dtype))
+            torch.bmm(g, dropped, out=dv[sl].view(b * heads, d, n))
             torch._softmax_backward_data(dw, w, -1, w.dtype, grad_input=dw)  # in place: d loss / d scores
             torch.bmm(k[sl].reshape(b * heads, d, n), dw.transpose(1, 2), out=dq[sl].view(b * heads, d, n))
             torch.bmm(q[sl].reshape(b * heads, d, n), dw, out=dk[sl].view(b * heads, d, n))
-        return dq, dk, dv, None, None, None
+        return dq, dk, dv, None, None, None, None
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0,
+              store: AttentionStore | None = None) -> torch.Tensor:
     """softmax(Q^T K / sqrt(d)) with dropout ``dropout_p`` on the weights, applied to V, in the channel layout.
 
     Parameters
@@ -137,6 +180,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: floa
         (B, heads, d, n): each head's d channels over the n = h*w positions (a (B, c, h, w) map viewed as heads).
     dropout_p : float
         Dropout on the attention weights; pass 0 outside training.
+    store : AttentionStore, optional
+        The calling module's buffers for the CPU kernel's weights and masks (None: backward recomputes them).
 
     Returns
     -------
@@ -151,7 +196,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: floa
     n, heads = q.shape[3], q.shape[1]
     chunk = max(1, _CHUNK_ELEMENTS // (heads * n * n))
     seed = int(torch.randint(0, 1 << 62, ())) if dropout_p > 0 else 0  # from the global generator: resumable
-    return _ChunkedDropoutAttention.apply(q * (1.0 / math.sqrt(d)), k, v, float(dropout_p), seed, chunk)
+    return _ChunkedDropoutAttention.apply(q * (1.0 / math.sqrt(d)), k, v, float(dropout_p), seed, chunk, store)
 
 
 def map_conv_matrix(size: tuple[int, int], kernel: tuple[int, int], padding: tuple[int, int, int, int]) -> torch.Tensor:

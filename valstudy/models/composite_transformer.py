@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import ValstudyError
-from .attention_kernels import attention, map_conv, map_conv_matrix
+from .attention_kernels import AttentionStore, attention, map_conv, map_conv_matrix
 
 
 def _conv1x1_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
@@ -67,6 +67,7 @@ class SelfAttentionStream(nn.Module):
         self.f_v = nn.Conv2d(c, c, 1, groups=num_heads, bias=False)
         self.attn_dropout = nn.Dropout(attn_dropout)
         self.f_sa = _conv1x1_bn_relu(c, c)
+        self.store = AttentionStore()  # the CPU kernel's weights and masks between forward and backward
 
     def forward(self, v: torch.Tensor, return_attention: bool = False):
         """A_sa (B, c, h, w); with ``return_attention`` also the weights (B, heads, hw, hw) by :meth:`explicit`."""
@@ -79,7 +80,8 @@ class SelfAttentionStream(nn.Module):
         qkv = F.conv2d(v, weight.view(3 * c, d, 1, 1), groups=heads)  # (B, 3c, h, w)
         qkv = qkv.view(b, heads, 3, d, h * w)  # (B, heads, [q k v], c-bar, hw): channel layout, no transposes
         p = self.attn_dropout.p if self.training else 0.0
-        out = attention(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], dropout_p=p)  # (B, heads, c-bar, hw)
+        q, k, val = qkv.unbind(2)  # each (B, heads, c-bar, hw)
+        out = attention(q, k, val, dropout_p=p, store=self.store)  # (B, heads, c-bar, hw)
         return self.f_sa(out.reshape(b, c, h, w))  # concatenate the heads, F_sa: (B, c, h, w)
 
     def explicit(self, v: torch.Tensor, return_attention: bool = False):

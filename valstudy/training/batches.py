@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..data.base import Triplet
-from ..data.images import load_image
+from ..data.images import load_image_cached
 from ..text import TextBatch, Vocabulary
 
 
@@ -67,7 +67,7 @@ class StepBatches(Dataset):
         # training loop's own random state (dropout) is untouched.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_mix(self.seed, step, self.rank, 29))
-            refs = torch.stack([self.transform(load_image(self.image_path(t.reference))) for t in batch])
-            tgts = torch.stack([self.transform(load_image(self.image_path(t.target))) for t in batch])
+            refs = torch.stack([self.transform(load_image_cached(self.image_path(t.reference))) for t in batch])
+            tgts = torch.stack([self.transform(load_image_cached(self.image_path(t.target))) for t in batch])
         texts = self.vocab.batch([t.text for t in batch])
         return refs, texts, tgts  # (B, 3, H, W), TextBatch, (B, 3, H, W)
