@@ -222,9 +222,87 @@ def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str
     return lines
 
 
+def results_table(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> list[str]:
+    """A markdown table: per method, mean +- std over random seeds of each dataset's recalls under its main protocol
+    (FashionIQ: the average over categories), from ``results_<ds>.json``."""
+    figures_dir = Path(figures_dir)
+    records = {ds: read_json(figures_dir / f"results_{ds}.json") for ds in datasets
+               if (figures_dir / f"results_{ds}.json").is_file()}
+    if not records:
+        return []
+    head, cols, methods = ["method"], [], []
+    for ds, rec in records.items():
+        rows = [r for r in rec["table"] if r["protocol"] == rec["protocol"] and r.get("category", "") in ("", "average")]
+        ks = [k[:-5] for k in rows[0] if k.startswith("R@") and k.endswith(" mean")] if rows else []
+        head.append(f"{DATASET_NAMES[ds]} ({rec['protocol']}) " + " / ".join(ks))
+        cols.append(({r["method"]: r for r in rows}, ks))
+        methods += [m for m in rec.get("methods", []) if m not in methods]
+    seeds = sorted({int(r.get("seeds") or 0) for rec in records.values() for r in rec["table"]})
+
+    def cell(row, ks):
+        if row is None:
+            return "-"
+        return " / ".join(f"{row[k + ' mean']:.1f}" + (f" ± {row[k + ' std']:.1f}" if row.get(k + " std") is not None
+                                                      else "") for k in ks)
+    lines = [f"Test recall (%), mean ± std over {', '.join(map(str, seeds))} random seeds:", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in methods:
+        lines.append(f"| {m} | " + " | ".join(cell(rows.get(m), ks) for rows, ks in cols) + " |")
+    return lines + [""]
+
+
+def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> list[str]:
+    """One sentence per dataset from ``training_<ds>.json``: how many variants end on a plateau."""
+    lines = []
+    for ds in datasets:
+        path = Path(figures_dir) / f"training_{ds}.json"
+        conv = read_json(path).get("convergence") if path.is_file() else None
+        if not conv:
+            continue
+        judged = [r for r in conv if r.get("plateau gain") is not None and r["plateau gain"] == r["plateau gain"]]
+        if not judged:
+            lines.append(f"- {DATASET_NAMES[ds]}: too few validation evaluations to apply the criterion.")
+            continue
+        rising = [r for r in judged if not r["converged"]]
+        gains = [r["plateau gain"] for r in judged]
+        lines.append(f"- {DATASET_NAMES[ds]}: {len(judged) - len(rising)} of {len(judged)} variants end on a plateau "
+                     f"after {max(r['steps'] for r in judged)} steps (validation R@10 gain over the last 20% of the "
+                     f"steps from {min(gains):+.1f} to {max(gains):+.1f} points, criterion < "
+                     f"{read_json(path).get('plateau_points', 2.0):g})" + ("." if not rising else "; still rising: " +
+                     ", ".join(f"{r['variant']} ({r['plateau gain']:+.1f})" for r in rising) + "."))
+    return lines
+
+
+def attention_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> list[str]:
+    """Per dataset and level, from ``attention_<ds>.json``: the final JA spatial maps' mass ratio in the changed
+    region and their correlation across queries, mean +- std over the random seeds' VAL runs."""
+    lines = []
+    for ds in datasets:
+        path = Path(figures_dir) / f"attention_{ds}.json"
+        along = read_json(path).get("along_training") if path.is_file() else None
+        if not along:
+            continue
+        df = pd.DataFrame(along)
+        final = df[df.groupby("seed")["step"].transform("max") == df["step"]]
+        parts = []
+        for level, g in final.groupby("level", sort=False):
+            parts.append(f"{level} {g['ratio'].mean():.2f} ± {g['ratio'].std(ddof=1):.2f} (map correlation "
+                         f"{g['map_correlation'].mean():.2f})")
+        lines.append(f"- {DATASET_NAMES[ds]}: mass in the changed region over its share of the image, at the end of "
+                     f"training ({final['seed'].nunique()} seeds; 1 = uniform): " + "; ".join(parts) + ".")
+    return lines
+
+
 def readme_block(figures_dir: str | Path) -> str:
-    """The generated README block, markers included."""
-    body = "\n".join(findings(figures_dir))
+    """The generated README block, markers included: the results table, the paired comparisons, the convergence
+    and attention findings."""
+    conv, att = convergence_lines(figures_dir), attention_lines(figures_dir)
+    body = "\n".join(results_table(figures_dir) + ["Each comparison with VAL (paired by random seed; a direction is "
+                      "claimed only where the 95% interval excludes zero):", ""] + findings(figures_dir)
+                      + (["", "Convergence (validation curves, [training chapter](notebooks/executed/)):", ""] + conv
+                         if conv else [])
+                      + (["", "Attention of the converged models ([attention chapter](notebooks/executed/)):", ""]
+                         + att if att else []))
     return (f"{START}\n<!-- generated by `python -m valstudy.analysis.stats --readme README.md` from "
             f"figures/*.json; do not edit by hand -->\n{body}\n{END}")
 
