@@ -105,7 +105,7 @@ class Run:
             self.vocab = build_vocabulary(cfg, self.dataset, self.side_dataset)
         glove = load_glove(cfg.model.glove_path, self.vocab) if cfg.model.glove_path else None
         self.model = build_model(cfg.model, len(self.vocab), glove).to(self.device)
-        self.criterion = build_loss(cfg.loss, len(self.model.levels)).to(self.device)
+        self.criterion = build_loss(cfg.loss, len(self.model.levels), fallback=cfg.triplet_fallback).to(self.device)
         params = _param_groups(self.model, cfg.weight_decay) + [{"params": list(self.criterion.parameters()),
                                                                  "weight_decay": 0.0}]
         self.optimizer = torch.optim.Adam([g for g in params if g["params"]], lr=cfg.lr)
@@ -113,7 +113,7 @@ class Run:
         decay_step = cfg.pretrain_steps + int(cfg.lr_decay_at * cfg.steps) if cfg.lr_decay_at > 0 else None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: cfg.lr_decay if decay_step is not None and s >= decay_step else 1.0)
-        self.ema = EMA(self.model, cfg.ema_decay)
+        self.ema = EMA(self.model, cfg.ema_decay, warmup=cfg.ema_warmup)
         self.total_steps, self.step = total, 0
         self.pair = QueryTargetPair(self.model)
         if self.world > 1:  # PyTorch's own engine; one forward computes both sides so DDP sees one graph per step
