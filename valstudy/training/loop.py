@@ -33,16 +33,9 @@ from ..models import build_model
 from ..text import Vocabulary, load_glove
 from .batches import StepBatches
 from ..versions import stamp
+from .distributed import convert_sync_batchnorm, gather_batch, init_distributed
 from .ema import EMA
 from .sides import lvs_triplets
-
-
-def init_distributed() -> tuple[int, int]:
-    """Start the process group under torchrun (gloo on CPU, nccl on GPU); (rank, world size)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
 def build_vocabulary(cfg: TrainConfig, dataset, side_dataset=None) -> Vocabulary:
@@ -83,6 +76,9 @@ class Run:
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, progress: bool = True):
         self.cfg, self.dir, self.progress = cfg.validate(), Path(run_dir), progress
         self.rank, self.world = init_distributed()
+        if cfg.batch_size % self.world:
+            raise ValstudyError(f"batch_size={cfg.batch_size}: the global batch must divide evenly over the "
+                                f"{self.world} processes")
         self.device = pick_device(cfg.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
@@ -105,6 +101,8 @@ class Run:
             self.vocab = build_vocabulary(cfg, self.dataset, self.side_dataset)
         glove = load_glove(cfg.model.glove_path, self.vocab) if cfg.model.glove_path else None
         self.model = build_model(cfg.model, len(self.vocab), glove).to(self.device)
+        if self.world > 1 and cfg.sync_batchnorm:  # BatchNorm sees the global batch, as on one GPU
+            self.model = convert_sync_batchnorm(self.model, self.device)
         self.criterion = build_loss(cfg.loss, len(self.model.levels), fallback=cfg.triplet_fallback).to(self.device)
         params = _param_groups(self.model, cfg.weight_decay) + [{"params": list(self.criterion.parameters()),
                                                                  "weight_decay": 0.0}]
@@ -289,7 +287,9 @@ class Run:
         texts = texts.to(self.device)
         if not accumulate:  # the joint L_vs batch adds its gradients to the L_vv batch's
             self.optimizer.zero_grad(set_to_none=True)
-        q, t = self.pair(refs, texts, tgts)  # each a list over levels of (B, c_l)
+        q, t = self.pair(refs, texts, tgts)  # each a list over levels of (B / world, c_l)
+        # Mine negatives among the global batch, as one GPU would: every rank's rows (autograd-aware gather).
+        q, t = [gather_batch(x) for x in q], [gather_batch(x) for x in t]  # (B, c_l) each
         loss = self.criterion(q, t)
         if not math.isfinite(loss.item()):
             raise ValstudyError(f"{self.dir}: loss became {loss.item()} at step {self.step}; lower the learning rate")
