@@ -212,3 +212,30 @@ def test_ema_warmup_is_an_option(warmup, kept):
     torch.nn.init.constant_(model.weight, 0.0)
     ema.update(model, step=1)
     assert ema.model.weight.item() == pytest.approx(kept)
+
+
+def test_paper_configs_spare_qkv_and_depthwise_from_weight_decay_and_set_the_codes_batchnorm():
+    from valstudy.models import build_model
+    from valstudy.training.loop import _param_groups
+
+    for name, momentum, eps in (("fashion200k_paper", 3e-4, 1e-3), ("shoes_paper", 3e-3, 1e-5)):
+        cfg = get_config(name, {"model.pretrained": False, "model.word_dim": 8, "model.lstm_hidden": 8,
+                                "model.text_dim": 8})
+        assert cfg.weight_decay_scope == "code"
+        model = build_model(cfg.model, 10)
+        names = {id(p): n for n, p in model.named_parameters()}
+        decayed, _ = _param_groups(model, cfg.weight_decay, cfg.weight_decay_scope)
+        spared = [n for n, p in model.named_parameters() if n.endswith(("f_q.weight", "f_k.weight", "f_v.weight",
+                                                                         "conv_dw.weight"))]
+        assert spared and not {names[id(p)] for p in decayed["params"]} & set(spared)
+        everything, _ = _param_groups(model, cfg.weight_decay, "all")   # the synthetic configurations' rule
+        assert set(spared) <= {names[id(p)] for p in everything["params"]}
+        bns = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert bns and all(m.momentum == momentum and m.eps == eps for m in bns)
+    synth = build_model(get_config("shoes_synth").model, 10)
+    assert all(m.momentum == 0.1 and m.eps == 1e-5 for m in synth.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_optional_numbers_parse_from_the_command_line():
+    cfg = get_config("shoes_synth", ["model.bn_momentum=0.003", "model.bn_eps=none"])
+    assert cfg.model.bn_momentum == 0.003 and cfg.model.bn_eps is None

@@ -47,15 +47,22 @@ def build_vocabulary(cfg: TrainConfig, dataset, side_dataset=None) -> Vocabulary
     return Vocabulary.build(texts)
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    # Weight decay on conv and linear weights only (authors' code), not on biases, BN, embeddings or scalars.
+def _param_groups(model: torch.nn.Module, weight_decay: float, scope: str = "all") -> list[dict]:
+    """Weight decay on conv and linear weights only (authors' code), not on biases, BN, embeddings or scalars.
+
+    ``scope="code"`` also spares what the authors' code leaves unregularised: the self-attention's Q/K/V
+    projections (dense layers without a regulariser) and MobileNet's depthwise convs (``regularize_depthwise=False``).
+    """
+    if scope not in ("all", "code"):
+        raise ValstudyError(f"weight_decay_scope: expected 'all' or 'code', got {scope!r}")
     decay, rest = [], []
-    for module in model.modules():
+    for mod_name, module in model.named_modules():
+        spared = scope == "code" and mod_name.rsplit(".", 1)[-1] in ("f_q", "f_k", "f_v", "conv_dw")
         for name, p in module.named_parameters(recurse=False):
             if not p.requires_grad:
                 continue
             is_weight = name == "weight" and isinstance(module, (torch.nn.Conv2d, torch.nn.Linear))
-            (decay if is_weight else rest).append(p)
+            (decay if is_weight and not spared else rest).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
@@ -104,8 +111,8 @@ class Run:
         if self.world > 1 and cfg.sync_batchnorm:  # BatchNorm sees the global batch, as on one GPU
             self.model = convert_sync_batchnorm(self.model, self.device)
         self.criterion = build_loss(cfg.loss, len(self.model.levels), fallback=cfg.triplet_fallback).to(self.device)
-        params = _param_groups(self.model, cfg.weight_decay) + [{"params": list(self.criterion.parameters()),
-                                                                 "weight_decay": 0.0}]
+        params = _param_groups(self.model, cfg.weight_decay, cfg.weight_decay_scope)
+        params.append({"params": list(self.criterion.parameters()), "weight_decay": 0.0})
         self.optimizer = torch.optim.Adam([g for g in params if g["params"]], lr=cfg.lr)
         total = cfg.pretrain_steps + cfg.steps
         decay_step = cfg.pretrain_steps + int(cfg.lr_decay_at * cfg.steps) if cfg.lr_decay_at > 0 else None
