@@ -30,7 +30,7 @@ from .versions import stamp, written_by
 
 # Bump when evaluation changes what a run's results.json holds (protocols, features, scoring): the study then
 # re-evaluates finished runs (their weights are unchanged) instead of reusing their results.
-EVALUATION_VERSION = 1
+EVALUATION_VERSION = 2  # 2: FashionIQ official protocol as the start kit (candidate kept, <and> joiner)
 KS = {"fashion200k": (1, 10, 50), "shoes": (1, 10, 50), "fashioniq": (10, 50)}
 
 
