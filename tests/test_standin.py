@@ -75,6 +75,9 @@ def test_marker_is_written_before_the_images(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_standins("fashioniq", root)
     assert standin_info(root)["complete"] is False
+    monkeypatch.undo()
+    again = write_standins("fashioniq", root)                                   # resumes: the folder is marked
+    assert standin_info(root)["complete"] and again["written"] == again["referenced"]
 
 
 def test_real_copy_is_not_labelled(tmp_path):

@@ -119,10 +119,9 @@ def write_standins(dataset: str, root: str | Path, force: bool = False, progress
     if before is None and present and not force:
         raise ValstudyError(f"{root}: already holds {present:,} of the {len(keys):,} images its annotations name "
                             f"(real images?); stand-ins are not mixed into a real copy unless asked: pass --force")
-    earlier = int(before.get("written", 0)) if before else 0
     info = {"dataset": dataset, "note": NOTE, "referenced": len(keys),
             "real_images": int(before.get("real_images", 0)) if before else present,
-            "written": earlier, "complete": False, "side": SIDE}
+            "written": int(before.get("written", 0)) if before else 0, "complete": False, "side": SIDE}
     write_json(root / MARKER, info)  # first: a folder with any stand-in is labelled, even if interrupted
     new = 0
     for k, p in paths:
@@ -131,7 +130,8 @@ def write_standins(dataset: str, root: str | Path, force: bool = False, progress
             new += 1
             if progress and new % 10_000 == 0:
                 print(f"  {new:,} stand-ins written", flush=True)
-    info.update(written=earlier + new, complete=True)
+    # every named image is now a file: all but the real ones are stand-ins (also after an interrupted earlier call)
+    info.update(written=len(keys) - info["real_images"], complete=True)
     write_json(root / MARKER, info)
     return {"dataset": dataset, "root": str(root), "referenced": len(keys), "present": present,
-            "written": earlier + new, "new": new, "seconds": round(time.time() - t0, 1)}
+            "written": info["written"], "new": new, "seconds": round(time.time() - t0, 1)}
