@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.valstudy-installed
 DATA   ?= synthetic
 DATA_ROOT ?= data/real
 JOBS   ?= 2
+PROFILE ?=
+DATASETS ?=
+comma  := ,
 
 .PHONY: help setup test study data figures bench clean-build notebooks findings book test-browser
 
@@ -31,9 +34,10 @@ notebooks: $(STAMP) ## sync each notebook's .py and .ipynb (jupytext), then stri
 data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
 	$(PY) -m valstudy study data
 
-study: $(STAMP) ## the whole study: data, training, every notebook, every figure (DATA=real DATA_ROOT=... for real data)
-	$(PY) -m valstudy study all --data $(DATA) --data-root $(DATA_ROOT)
-	$(PY) -m valstudy.analysis.stats --readme README.md
+study: $(STAMP) ## the whole study: data, training, every notebook, every figure (DATA=real DATA_ROOT=... [PROFILE=rehearsal] [DATASETS=shoes,fashioniq])
+	$(PY) -m valstudy study all --data $(DATA) --data-root $(DATA_ROOT) $(if $(PROFILE),--profile $(PROFILE)) \
+		$(if $(DATASETS),--datasets $(subst $(comma), ,$(DATASETS)))
+	$(if $(filter rehearsal,$(PROFILE)),@echo "rehearsal: numbers on stand-ins are meaningless; README left alone",$(PY) -m valstudy.analysis.stats --readme README.md)
 
 book: $(STAMP) ## render notebooks/executed/ (make study's executed notebooks) as a static site in build/book/
 	$(PY) -m valstudy.book --executed notebooks/executed --out build/book

@@ -105,16 +105,17 @@ def _worker(args) -> None:
         return
     q, g = _features(args.queries, args.gallery, args.dim)
     rows = q.shape[0]
-    if args.method == "valstudy":
+    if args.method in ("valstudy", "valstudy_cuda"):  # valstudy_cuda: features from host memory, ranks back
         import torch
 
         from valstudy.retrieval import topk
 
         torch.set_num_threads(args.threads)
         qt, gt = torch.from_numpy(q), torch.from_numpy(g)
+        device = "cuda" if args.method == "valstudy_cuda" else None
 
         def search():
-            return topk(qt, gt, args.k)[1].numpy()
+            return topk(qt, gt, args.k, device=device)[1].numpy()  # the copy back to the host synchronises
     elif args.method == "faiss":
         import faiss
 
@@ -146,8 +147,14 @@ def _worker(args) -> None:
         times.append(time.perf_counter() - t)
     anon_peak = sampler.stop()
     np.save(args.out + ".npy", idx.astype(np.int64))
+    extra = {}
+    if args.method == "valstudy_cuda":
+        import torch
+
+        extra = {"gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20, "gpu": torch.cuda.get_device_name()}
     Path(args.out).write_text(json.dumps({"seconds": min(times), "all_seconds": times, "rows": rows,
-                                          "peak_mb": _peak_mb() - base, "anon_peak_mb": anon_peak - base_anon}))
+                                          "peak_mb": _peak_mb() - base, "anon_peak_mb": anon_peak - base_anon,
+                                          **extra}))
 
 
 def _run(method: str, args, tmp: str) -> dict:
@@ -194,7 +201,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeat", type=int, default=2,
                    help="runs per method; the fastest is reported (the first run pays warm-up)")
-    p.add_argument("--methods", default="valstudy,faiss,numpy")
+    p.add_argument("--methods", default="valstudy,faiss,numpy",
+                   help="any of valstudy, valstudy_cuda (GPU), faiss, numpy")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--_method", help=argparse.SUPPRESS)
     p.add_argument("--_out", help=argparse.SUPPRESS)
@@ -221,6 +229,9 @@ def main(argv: list[str] | None = None) -> dict:
         result[f"{m}_peak_mb"] = r["peak_mb"]
         result[f"{m}_anon_peak_mb"] = r["anon_peak_mb"]
         result[f"{m}_all_s"] = [t * scale for t in r["all_seconds"]]
+        for key in ("gpu_peak_mb", "gpu"):
+            if key in r:
+                result[f"{m}_{key}"] = r[key]
         if scale != 1:
             result[f"{m}_note"] = f"ran on {r['rows']} of {args.queries} queries (time scaled x{scale:.2f})"
         if ref is not None and m != "valstudy":

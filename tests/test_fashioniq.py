@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from conftest import REAL_FASHIONIQ
 from valstudy.data.fashioniq import CAPTION_JOINER, FashionIQ
+from valstudy.text import tokenize
 from valstudy.errors import DataError, MissingResourceError
 
 
@@ -41,18 +43,39 @@ def test_val_protocol(fashioniq_root):
     assert len(s["shirt"].queries) == 2 and s["shirt"].gallery == ["S3", "S4"]
 
 
-def test_official_protocol(fashioniq_root):
+def test_official_protocol_is_the_start_kits(fashioniq_root):
+    # XiaoxiaoGuo/fashion-iq start_kit: Ranker ranks every image of split.<cat>.val.json and excludes nothing;
+    # data_loader.py joins caption 0, the token <and>, caption 1, whatever their content.
     ds = FashionIQ(fashioniq_root)
     s = splits_by_category(ds, "official")
     d = s["dress"]
     assert d.gallery == ["D5", "D6", "D7", "D8", "D9"]
-    assert [q.text for q in d.queries] == ["is darker" + CAPTION_JOINER + "is shorter", "is blue"]
-    assert CAPTION_JOINER == " and "
-    assert d.positives == [frozenset({1}), frozenset({2})] and d.exclude == [0, 1]
-    assert d.dropped["empty_pairs"] == 1
-    # toptee: the candidate T3 is not in the split, so nothing is excluded
+    assert CAPTION_JOINER == " <and> "
+    assert [q.text for q in d.queries] == ["is darker <and> is shorter", " <and> is blue", " <and> "]
+    assert d.positives == [frozenset({1}), frozenset({2}), frozenset({2})]
+    assert d.exclude == [-1, -1, -1]          # the candidate stays in the gallery
+    assert "empty_pairs" not in d.dropped and ds.report.counts["dress_official_queries_with_a_blank_caption"] == 2
     t = s["toptee"]
     assert t.gallery == ["T4", "T5"] and t.exclude == [-1] and t.positives == [frozenset({0})]
+
+
+def test_official_protocol_can_retrieve_the_candidate(fashioniq_root):
+    # A query whose composite feature sits on its candidate ranks the candidate first (the kit's rule), so the target
+    # comes second; with VAL's protocol the candidate is removed and the target comes first.
+    from valstudy.metrics import evaluate_split
+
+    ds = FashionIQ(fashioniq_root)
+    for protocol, expected_rank in (("official", 2), ("val", 1)):
+        split = splits_by_category(ds, protocol)["shirt"]
+        g = torch.eye(len(split.gallery))
+        cand, tgt = split.gallery.index("S3"), split.gallery.index("S4")
+        q = (g[cand] * 1.0 + g[tgt] * 0.9).expand(len(split.queries), -1)
+        row = evaluate_split(q, g, split, ks=(1, 2))
+        assert row["R@1"] == (100.0 if expected_rank == 1 else 0.0) and row["R@2"] == 100.0, protocol
+
+
+def test_caption_joiner_reads_as_the_word_and():
+    assert tokenize("is red" + CAPTION_JOINER + "") == ["is", "red", "and"]
 
 
 def test_images_in_category_folders_are_found(fashioniq_root):
@@ -68,9 +91,8 @@ def test_missing_image_dropped_from_queries_and_gallery(fashioniq_root):
     val, off = splits_by_category(ds, "val")["dress"], splits_by_category(ds, "official")["dress"]
     assert val.queries == [] and val.gallery == ["D5", "D7"]          # only the caption-less pair D5 -> D7 is left
     assert val.dropped["missing_image_pairs"] == 2
-    assert off.gallery == ["D5", "D7", "D8", "D9"] and off.queries == []
-    assert off.dropped == {"missing_image_pairs": 2, "missing_gallery_images": 1, "empty_pairs": 1,
-                           "target_not_in_split": 0}
+    assert off.gallery == ["D5", "D7", "D8", "D9"] and [q.text for q in off.queries] == [" <and> "]
+    assert off.dropped == {"missing_image_pairs": 2, "missing_gallery_images": 1, "target_not_in_split": 0}
     assert ds.report.missing_images == [str(fashioniq_root / "images" / "D6.jpg")]
     assert any("missing" in n for n in ds.report.notes)
     with pytest.raises(DataError, match="D6.jpg: image file missing"):

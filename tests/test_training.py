@@ -13,6 +13,7 @@ from valstudy.cli import main
 from valstudy.data.synth import synthesize
 from valstudy.errors import ValstudyError
 from valstudy.training import get_config, train
+from valstudy.training.configs import config_differences, config_to_dict
 from valstudy.training.loop import Run
 
 DATASETS = ("fashion200k", "shoes", "fashioniq")
@@ -115,6 +116,43 @@ def test_paper_configs_mirror_the_paper():
                for c in (f, s, q))
     assert (f.model.backbone, s.model.backbone, q.model.backbone) == ("mobilenet_v1", "resnet50", "resnet50")
     assert q.data.random_resized_crop and not s.data.random_resized_crop
+    # the authors' scripts: no EMA warm-up, zero loss without a semi-hard negative, one-GPU BatchNorm under DDP
+    assert all(not c.ema_warmup and c.triplet_fallback == "zero" and c.sync_batchnorm for c in (f, s, q))
+    # the synthetic configurations keep their behaviour
+    assert all(c.ema_warmup and c.triplet_fallback == "largest" and not c.sync_batchnorm and not c.model.paper_shapes
+               for c in (get_config(f"{d}_synth") for d in ("fashion200k", "shoes", "fashioniq")))
+
+
+def test_fashion200k_paper_config_trains_l_vv_alone():
+    # The paper's Fashion200k rows are L_vv alone; L_vv + L_vs is the "lvs" ablation, and TIRG never has L_vs.
+    from valstudy.config import PROFILES
+    from valstudy.study.plan import plan
+
+    assert get_config("fashion200k_paper").side_info == "none"
+    specs = {s.name: s.config for s in plan("fashion200k", PROFILES["real"], "data/real")}
+    with_lvs = sorted(name for name, c in specs.items() if c.side_info != "none")
+    assert with_lvs == ["fashion200k/ablation_lvs/seed0"]
+    assert specs["fashion200k/ablation_lvs/seed0"] != specs["fashion200k/val/seed0"]
+
+
+@pytest.mark.parametrize("name", ["shoes_paper", "fashioniq_paper"])
+def test_resnet_paper_configs_use_the_papers_map_shapes(name):
+    from valstudy.models.backbones import build_backbone, feature_shapes
+
+    cfg = get_config(name, {"model.pretrained": False})
+    assert cfg.model.paper_shapes
+    shapes = feature_shapes(build_backbone(cfg.model), cfg.model.image_size)
+    assert shapes == [(512, 16, 16), (1024, 8, 8), (2048, 8, 8)]   # the paper's 16x16, 8x8, 8x8 at 256 px
+
+
+def test_a_run_saved_before_a_new_configuration_key_is_the_same_run(tmp_path):
+    cfg = get_config("shoes_synth")
+    saved = config_to_dict(cfg)
+    del saved["triplet_fallback"], saved["ema_warmup"]     # a run folder written before these keys existed
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert config_differences(cfg, tmp_path) == []
+    assert config_differences(get_config("shoes_synth", {"triplet_fallback": "zero"}), tmp_path) == [
+        "triplet_fallback"]
 
 
 def test_eval_cli_on_a_tiny_run(roots, tmp_path, capsys):
@@ -160,3 +198,44 @@ def test_train_cli_takes_a_saved_configuration(roots, tmp_path):
                  "--no-eval"]) == 0
     assert json.loads((tmp_path / "run" / "config.json").read_text()) == config_to_dict(cfg)
     assert main(["train", "--run-dir", str(tmp_path / "run2")]) == 2  # neither --config nor --config-file
+
+
+@pytest.mark.parametrize("warmup, kept", [(True, 2 / 11), (False, 0.9)])
+def test_ema_warmup_is_an_option(warmup, kept):
+    # TensorFlow's num_updates warm-up keeps min(decay, (1 + s) / (10 + s)) of the shadow; the authors' scripts
+    # keep ``decay`` from the first step, the shadow starting at the initial weights.
+    from valstudy.training.ema import EMA
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.constant_(model.weight, 1.0)
+    ema = EMA(model, 0.9, warmup=warmup)
+    torch.nn.init.constant_(model.weight, 0.0)
+    ema.update(model, step=1)
+    assert ema.model.weight.item() == pytest.approx(kept)
+
+
+def test_paper_configs_spare_qkv_and_depthwise_from_weight_decay_and_set_the_codes_batchnorm():
+    from valstudy.models import build_model
+    from valstudy.training.loop import _param_groups
+
+    for name, momentum, eps in (("fashion200k_paper", 3e-4, 1e-3), ("shoes_paper", 3e-3, 1e-5)):
+        cfg = get_config(name, {"model.pretrained": False, "model.word_dim": 8, "model.lstm_hidden": 8,
+                                "model.text_dim": 8})
+        assert cfg.weight_decay_scope == "code"
+        model = build_model(cfg.model, 10)
+        names = {id(p): n for n, p in model.named_parameters()}
+        decayed, _ = _param_groups(model, cfg.weight_decay, cfg.weight_decay_scope)
+        spared = [n for n, p in model.named_parameters() if n.endswith(("f_q.weight", "f_k.weight", "f_v.weight",
+                                                                         "conv_dw.weight"))]
+        assert spared and not {names[id(p)] for p in decayed["params"]} & set(spared)
+        everything, _ = _param_groups(model, cfg.weight_decay, "all")   # the synthetic configurations' rule
+        assert set(spared) <= {names[id(p)] for p in everything["params"]}
+        bns = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert bns and all(m.momentum == momentum and m.eps == eps for m in bns)
+    synth = build_model(get_config("shoes_synth").model, 10)
+    assert all(m.momentum == 0.1 and m.eps == 1e-5 for m in synth.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_optional_numbers_parse_from_the_command_line():
+    cfg = get_config("shoes_synth", ["model.bn_momentum=0.003", "model.bn_eps=none"])
+    assert cfg.model.bn_momentum == 0.003 and cfg.model.bn_eps is None

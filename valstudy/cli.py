@@ -34,6 +34,16 @@ def _data_check(args) -> int:
     return 0
 
 
+def _data_standin(args) -> int:
+    from .data.standin import NOTE, write_standins
+
+    r = write_standins(args.dataset, args.root, force=args.force, progress=not args.json)
+    print(json.dumps(r, indent=1) if args.json else
+          f"{args.dataset} at {args.root}: {r['new']:,} stand-in images written ({r['written']:,} in all) for "
+          f"{r['referenced']:,} images named, {r['present']:,} already there, in {r['seconds']} s; {NOTE}")
+    return 0
+
+
 def _flops(args) -> int:
     from .flops import flops_report, format_flops
 
@@ -85,6 +95,8 @@ def _print_results(result: dict, json_out: bool) -> None:
         if sum(r["protocol"] == protocol for r in result["splits"]) < 2:
             continue  # one split: its average is itself
         print(f"  {protocol:<9} average  " + "  ".join(f"{k} {v:6.2f}" for k, v in means.items()))
+    if result.get("stand_in_images"):
+        print(f"  NOTE: {result['note']}")
 
 
 def _eval(args) -> int:
@@ -104,6 +116,10 @@ def _results(args) -> int:
     table = gather_results(args.root)
     if table.empty:
         raise ValstudyError(f"{args.root}: no results.json found under it")
+    if "stand_in_images" in table.columns:
+        from .data.standin import NOTE
+
+        print(f"# {NOTE} (rows marked stand_in_images)")
     print(table.to_csv(index=False) if args.csv else table.to_string(index=False))
     return 0
 
@@ -128,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-images", action="store_true", help="inspect the annotation files alone")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_data_check)
+
+    si = data.add_parser("stand-in", help="write a labelled stand-in for every missing image the annotations name "
+                                          "(a rehearsal of the real-data route; numbers on stand-ins are meaningless)")
+    si.add_argument("--dataset", required=True, choices=DATASET_NAMES)
+    si.add_argument("--root", required=True, help="a folder holding the real annotation files")
+    si.add_argument("--force", action="store_true", help="also when some named images are there (a real copy)")
+    si.add_argument("--json", action="store_true")
+    si.set_defaults(func=_data_standin)
 
     f = sub.add_parser("flops", help="measured multiply-accumulates beside the paper's claim")
     f.add_argument("--json", action="store_true")

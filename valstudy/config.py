@@ -62,6 +62,8 @@ class ModelConfig:
     image_size: int = 64
     mobilenet_taps: tuple[int, int, int] = (6, 11, 13)  # MobileNet-v1 blocks tapped as low/mid/high (supplementary; code: 6/10/13)
     gate_bn_relu: bool = False            # authors' code quirk: BN+ReLU before the joint-attention sigmoids (off = paper)
+    bn_momentum: float | None = None      # backbone BatchNorm momentum; None = PyTorch's 0.1 (code: decay 0.997 ResNet, 0.9997 MobileNet)
+    bn_eps: float | None = None           # backbone BatchNorm eps; None = PyTorch's 1e-5 (code: 1e-5 ResNet, 1e-3 MobileNet)
     extra: dict = field(default_factory=dict)  # free-form options for experiments, saved with the run
 
 
@@ -95,9 +97,13 @@ class TrainConfig:
     batch_size: int = 32                   # paper: 32
     lr: float = 2e-4                       # Adam, paper: 2e-4
     weight_decay: float = 4e-5             # on conv and linear weights (code)
+    weight_decay_scope: str = "all"        # all conv and linear weights | code: not Q/K/V, not depthwise convs
     lr_decay_at: float = 0.0               # fraction of steps after which lr x lr_decay (Fashion200k: 0.5); 0 = constant
     lr_decay: float = 0.1
     ema_decay: float = 0.9999              # EMA of the weights used at evaluation (code: 0.9999)
+    ema_warmup: bool = True                # decay min(d, (1+s)/(10+s)); the released scripts have none (False)
+    triplet_fallback: str = "largest"      # anchor without a semi-hard negative: largest negative | zero (code)
+    sync_batchnorm: bool = False           # DDP: BatchNorm statistics over the global batch, as one GPU sees it
     eval_every: int = 0                    # steps between evaluations during training; 0 = only at the end
     checkpoint_every: int = 100            # steps between atomic checkpoints
     keep_checkpoints: tuple[int, ...] = () # steps at which to keep the EMA weights as ckpt_<step>.pt (snapshots)
@@ -268,22 +274,29 @@ def _synth(dataset: str, steps: int, **kw) -> TrainConfig:
 
 
 def _paper() -> dict[str, TrainConfig]:
+    # As the authors' released scripts: EMA without warm-up, zero loss for an anchor without a semi-hard negative,
+    # BatchNorm statistics over the whole batch under DDP, no weight decay on Q/K/V and depthwise convs, the
+    # backbones' batch-norm decay and eps (README, deviations).
+    code = {"ema_warmup": False, "triplet_fallback": "zero", "sync_batchnorm": True, "weight_decay_scope": "code"}
     f200k = TrainConfig(
         name="fashion200k_paper",
         data=DataConfig(dataset="fashion200k", root="data/real/fashion200k", image_size=224),
-        model=ModelConfig(backbone="mobilenet_v1", pretrained=True, image_size=224),
-        steps=160_000, lr_decay_at=0.5, side_info="joint", checkpoint_every=5000, log_every=100)
+        model=ModelConfig(backbone="mobilenet_v1", pretrained=True, image_size=224, bn_momentum=3e-4, bn_eps=1e-3),
+        # L_vv alone: the paper's L_vv + L_vs row is the study's "lvs" ablation; TIRG never has side information.
+        steps=160_000, lr_decay_at=0.5, checkpoint_every=5000, log_every=100, **code)
     shoes = TrainConfig(
         name="shoes_paper",
         data=DataConfig(dataset="shoes", root="data/real/shoes", image_size=256, test_min_count=2),
-        model=ModelConfig(backbone="resnet50", pretrained=True, image_size=256),
-        steps=30_000, checkpoint_every=5000, log_every=100)
+        model=ModelConfig(backbone="resnet50", pretrained=True, image_size=256, paper_shapes=True, bn_momentum=3e-3,
+                          bn_eps=1e-5),
+        steps=30_000, checkpoint_every=5000, log_every=100, **code)
     fiq = TrainConfig(
         name="fashioniq_paper",
         data=DataConfig(dataset="fashioniq", root="data/real/fashioniq", image_size=256,
                         random_resized_crop=True, test_min_count=2),
-        model=ModelConfig(backbone="resnet50", pretrained=True, image_size=256),
-        steps=50_000, checkpoint_every=5000, log_every=100)
+        model=ModelConfig(backbone="resnet50", pretrained=True, image_size=256, paper_shapes=True, bn_momentum=3e-3,
+                          bn_eps=1e-5),
+        steps=50_000, checkpoint_every=5000, log_every=100, **code)
     return {c.name: c for c in (f200k, shoes, fiq)}
 
 
@@ -300,6 +313,8 @@ CONFIGS: dict[str, TrainConfig] = {
 def _parse_value(text: str, annotation: str) -> Any:
     """A ``--set`` string as the field's declared type (``annotation`` as written in the dataclass)."""
     t = str(annotation).replace(" ", "")
+    if t in ("float|None", "int|None"):  # optional numbers: "none" or a number
+        return None if text.lower() in ("none", "") else _parse_value(text, t.split("|")[0])
     if t == "bool":
         if text.lower() in ("1", "true", "yes", "on"):
             return True
@@ -476,9 +491,14 @@ class Profile:
     overrides: dict = field(default_factory=dict)  # further settings for every run
 
     @property
+    def real_data(self) -> bool:
+        """Whether the profile reads real data (``<data root>/<dataset>``, checked, never generated)."""
+        return self.data_size == "real"
+
+    @property
     def config_kind(self) -> str:
         """Which named configurations the profile trains: ``paper`` (real data) or ``synth``."""
-        return "paper" if self.name == "real" else "synth"
+        return "paper" if self.real_data else "synth"
 
 
 ABLATIONS: dict[str, dict] = {  # name -> overrides on top of VAL; the paper's ablations (its Tables 5-6)
@@ -518,4 +538,10 @@ PROFILES: dict[str, Profile] = {
                          snapshots=(0.1, 0.25, 0.5),
                          overrides={"log_every": 10}),
     "real": Profile("real", "real", (0,), ("val", "tirg"), ("no_sa", "no_ja", "lvs"), evaluations=32),
+    # The real route end to end on a CPU (real annotation files, stand-in images allowed): the paper's configurations
+    # with a tiny model and a few steps, evaluated at the real gallery sizes. Its numbers mean nothing.
+    "rehearsal": Profile("rehearsal", "real", (0,), ("val", "tirg"), ("no_sa",), steps=2,
+                         overrides={"model.backbone": "small", "model.pretrained": False, "data.image_size": 64,
+                                    "model.small_width": 8, "model.word_dim": 32, "model.lstm_hidden": 64,
+                                    "model.text_dim": 64, "batch_size": 8, "checkpoint_every": 2, "log_every": 1}),
 }

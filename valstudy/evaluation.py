@@ -17,6 +17,7 @@ from .checkpoint import load_checkpoint
 from .config import TrainConfig, load_config
 from .data import load_dataset
 from .data.base import EvalSplit
+from .data.standin import NOTE, standin_info
 from .device import pick_device
 from .errors import MissingResourceError, ValstudyError
 from .features import extract_features
@@ -29,7 +30,7 @@ from .versions import stamp, written_by
 
 # Bump when evaluation changes what a run's results.json holds (protocols, features, scoring): the study then
 # re-evaluates finished runs (their weights are unchanged) instead of reusing their results.
-EVALUATION_VERSION = 1
+EVALUATION_VERSION = 2  # 2: FashionIQ official protocol as the start kit (candidate kept, <and> joiner)
 KS = {"fashion200k": (1, 10, 50), "shoes": (1, 10, 50), "fashioniq": (10, 50)}
 
 
@@ -155,6 +156,8 @@ def eval_run(run_dir: str | Path, protocols: Sequence[str] | None = None, weight
             "seed": cfg.seed, "weights": weights, "git_sha": meta.get("git_sha", "unknown"), **stamp(),
             "evaluation_version": EVALUATION_VERSION, "splits": rows, "summary": summarize(rows),
         }
+        if standin_info(dataset.root) is not None:  # numbers on stand-in images measure the route only
+            result.update(stand_in_images=True, note=NOTE)
         result = _merge(run_dir / "results.json", result, chosen, tuple(dataset.protocols))
         write_json(run_dir / "results.json", result, indent=1)
     return result

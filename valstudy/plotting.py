@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from .data.standin import NOTE as STANDIN_NOTE, standins_loaded
 from .errors import ValstudyError
 
 DPI = 90  # modest: executed notebooks embed every figure, and they are committed
@@ -26,6 +27,8 @@ def save_figure(fig, figures_dir: str | Path, name: str) -> Path:
         raise ValstudyError(f"save_figure: name must be '<notebook>_<dataset>_<subset>' without '.png', got {name!r}")
     path = Path(figures_dir) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
+    if standins_loaded():  # drawn from stand-in images (valstudy.data.standin): say so on the figure
+        fig.text(0.5, 0.0, STANDIN_NOTE, ha="center", va="top", color="#c00000", fontsize=12, weight="bold")
     fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return path

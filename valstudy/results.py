@@ -28,6 +28,8 @@ def gather_results(root: str | Path | Iterable[str | Path]) -> pd.DataFrame:
             row = {"run": res["run"], "run_dir": res["run_dir"], "dataset": res["dataset"], "method": res["method"],
                    "seed": res["seed"], "protocol": split["protocol"], "category": split.get("category", ""),
                    "queries": split["queries"], "gallery": split["gallery"], **labels}
+            if res.get("stand_in_images"):  # numbers on stand-in images measure the route, not the method
+                row["stand_in_images"] = True
             row.update({k: v for k, v in split.items() if k.startswith("R@")})
             rows.append(row)
     return pd.DataFrame(rows)

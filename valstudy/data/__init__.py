@@ -14,6 +14,7 @@ from .base import DataReport, DatasetLoader, EvalSplit, Query, Triplet
 from .fashion200k import Fashion200k
 from .fashioniq import FashionIQ
 from .shoes import Shoes
+from .standin import label_dataset
 
 DATASETS = {"fashion200k": Fashion200k, "shoes": Shoes, "fashioniq": FashionIQ}
 assert tuple(DATASETS) == DATASET_NAMES
@@ -29,4 +30,6 @@ def load_dataset(name: str, root: str | Path, **kw) -> DatasetLoader:
     """
     if name not in DATASETS:
         raise ValstudyError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
-    return DATASETS[name](root, **kw)
+    ds = DATASETS[name](root, **kw)
+    label_dataset(ds)  # a folder of stand-in images says so in every report
+    return ds

@@ -10,8 +10,11 @@ Image keys are the ASINs. The test split has no targets, so the official ``val``
 
 - ``val`` (VAL's): each non-empty caption of a val pair is its own query; gallery = the union of the candidate and
   target images of that category's (kept) val pairs; correct = the target.
-- ``official``: gallery = ``split.<cat>.val.json``; one query per pair, its non-empty captions stripped and joined
-  with ``" and "`` (:data:`CAPTION_JOINER`, our choice of joiner); correct = the target.
+- ``official``: as FashionIQ's start kit (XiaoxiaoGuo/fashion-iq ``start_kit/eval.py``, ``utils.py``,
+  ``data_loader.py``): gallery = every image of ``split.<cat>.val.json``, nothing excluded (the candidate stays in
+  the gallery and may be retrieved); one query per pair, its two captions joined with the kit's separator token
+  ``<and>`` (:data:`CAPTION_JOINER`) even when one of them is empty; correct = the target. valstudy's tokeniser reads
+  ``<and>`` as the word ``and`` (the vocabulary is built from single captions, which never hold ``<and>``).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from .base import DataReport, EvalSplit, Query, Triplet
 from .files import ImageFiles, check_protocol, read_json_list, read_records, require_root, unique
 
 CATEGORIES = ("dress", "shirt", "toptee")
-CAPTION_JOINER = " and "
+CAPTION_JOINER = " <and> "  # the start kit's separator token between the two captions (data_loader.py)
 
 
 class FashionIQ:
@@ -120,21 +123,21 @@ class FashionIQ:
         gallery = [k for k in unique(split_val) if self.files.available(k)]
         index = {k: i for i, k in enumerate(gallery)}
         dropped = {"missing_image_pairs": 0, "missing_gallery_images": len(unique(split_val)) - len(gallery),
-                   "empty_pairs": 0, "target_not_in_split": 0}
-        queries = []
+                   "target_not_in_split": 0}
+        queries, blank = [], 0
         for p in pairs:
             if not self.files.all_available(p["candidate"], p["target"]):
                 dropped["missing_image_pairs"] += 1
-            elif not any(t.strip() for t in p["captions"]):
-                dropped["empty_pairs"] += 1
-            elif p["target"] not in index:
+            elif p["target"] not in index:  # the kit's ``data_asin.index(target)`` would fail on it
                 dropped["target_not_in_split"] += 1
-            else:
-                text = CAPTION_JOINER.join(t.strip() for t in p["captions"] if t.strip())
+            else:  # every pair is a query, empty captions included: "a <and> " when the second one is empty
+                text = CAPTION_JOINER.join(t.strip() for t in p["captions"])
                 queries.append(Query(p["candidate"], text, p["target"], cat))
+                blank += any(not t.strip() for t in p["captions"])
+        self.report.counts[f"{cat}_official_queries_with_a_blank_caption"] = blank  # kept, as the kit keeps them
         return EvalSplit(f"fashioniq/{cat}/official", "official", queries, gallery,
                          positives=[frozenset({index[q.target]}) for q in queries],
-                         exclude=[index.get(q.reference, -1) for q in queries], category=cat, dropped=dropped)
+                         exclude=[-1] * len(queries), category=cat, dropped=dropped)
 
     # ---------------------------------------------------------------- public API
     def train_triplets(self, epoch: int = 0, seed: int = 0) -> list[Triplet]:

@@ -34,4 +34,9 @@ def build_model(cfg, vocab_size: int, glove: torch.Tensor | None = None) -> nn.M
         raise ValstudyError(f"ModelConfig.method: unknown method {cfg.method!r}; expected one of {METHODS}")
     if vocab_size < 1:
         raise ValstudyError(f"build_model: vocab_size must be at least 1 (<UNK>), got {vocab_size}")
-    return _MODELS[cfg.method](cfg, vocab_size, glove)
+    model = _MODELS[cfg.method](cfg, vocab_size, glove)
+    for m in model.backbone.modules():  # the authors' batch-norm arg scopes (decay = 1 - momentum) when asked
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = m.momentum if getattr(cfg, "bn_momentum", None) is None else cfg.bn_momentum
+            m.eps = m.eps if getattr(cfg, "bn_eps", None) is None else cfg.bn_eps
+    return model

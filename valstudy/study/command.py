@@ -18,7 +18,8 @@ USAGE = """\
   all        the three in turn
 
 Profiles: smoke (tiny data, a few steps: the tests and the notebooks' stored defaults), synthetic (the CPU study on
-the generated data), real (the paper's configurations on real data; needs a GPU)."""
+the generated data), real (the paper's configurations on real data; needs a GPU), rehearsal (the real route on a CPU:
+real annotation files, stand-in images allowed, a tiny model for a few steps, evaluation at the real gallery sizes)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,14 +31,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=None, choices=tuple(PROFILES), help="default: from --data")
     p.add_argument("--data-root", default=None, help="real data: the folder holding fashion200k/ shoes/ fashioniq/")
     p.add_argument("--jobs", type=int, default=2, help="runs trained at once, one process each")
-    p.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
+    p.add_argument("--datasets", nargs="*", default=None, choices=DATASETS,
+                   help="default: all three (synthetic), those present under --data-root (real data)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the stage ``args.stage``; a ValstudyError propagates (the CLI prints it in one line)."""
     profile = args.profile or args.data
     prof = get_profile(profile)
-    data, runs, figures = profile_paths(profile, args.data_root if profile == "real" else None)
+    data, runs, figures = profile_paths(profile, args.data_root if prof.real_data else None)
+    if args.datasets is None:
+        args.datasets = [d for d in DATASETS if (data / d).is_dir()] if prof.real_data else list(DATASETS)
+        if not args.datasets:
+            raise ValstudyError(f"{data}: holds none of {', '.join(f'{d}/' for d in DATASETS)}; see data/README.md "
+                                f"for the layout, or name the datasets with --datasets")
     t0 = time.time()
     for ds in args.datasets:
         print(f"data {ds}: {ensure_data(ds, prof, data, check_images=True)}", flush=True)
@@ -49,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         ensure_runs(specs, runs, jobs=args.jobs)
     if args.stage in ("notebooks", "all"):
         # Non-smoke profiles also keep each executed notebook under notebooks/executed/ (the book is built there).
-        executed = None if profile == "smoke" else REPO / "notebooks" / "executed" / (
+        executed = None if profile in ("smoke", "rehearsal") else REPO / "notebooks" / "executed" / (
             "" if profile == "synthetic" else profile)
         execute_notebooks(profile, data, runs, figures, absolute(f"build/notebooks/{profile}"),
                           datasets=tuple(args.datasets), executed=executed)

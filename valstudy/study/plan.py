@@ -41,7 +41,8 @@ def profile_paths(profile: str, data: str | Path | None = None, runs: str | Path
     get_profile(profile)
     default = {"smoke": ("build/smoke/data", "build/smoke/runs", "build/smoke/figures"),
                "synthetic": ("data", "runs/synthetic", "figures"),
-               "real": ("data/real", "runs/real", "figures/real")}[profile]
+               "real": ("data/real", "runs/real", "figures/real"),
+               "rehearsal": ("data/real", "build/rehearsal/runs", "build/rehearsal/figures")}[profile]
     out = tuple(absolute(given or d) for given, d in zip((data, runs, figures), default))
     others = [p for p in PROFILES if p != profile and p in out[1].relative_to(out[1].anchor).parts]
     if others:
@@ -52,7 +53,7 @@ def profile_paths(profile: str, data: str | Path | None = None, runs: str | Path
 
 def data_root(dataset: str, profile: Profile, root: str | Path) -> Path:
     """A dataset's folder: ``<root>/<dataset>`` for real data, ``<root>/<profile>/<dataset>`` for generated data."""
-    return Path(root) / dataset if profile.name == "real" else Path(root) / profile.name / dataset
+    return Path(root) / dataset if profile.real_data else Path(root) / profile.name / dataset
 
 
 @dataclass(frozen=True)

@@ -33,16 +33,9 @@ from ..models import build_model
 from ..text import Vocabulary, load_glove
 from .batches import StepBatches
 from ..versions import stamp
+from .distributed import convert_sync_batchnorm, gather_batch, init_distributed
 from .ema import EMA
 from .sides import lvs_triplets
-
-
-def init_distributed() -> tuple[int, int]:
-    """Start the process group under torchrun (gloo on CPU, nccl on GPU); (rank, world size)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
 def build_vocabulary(cfg: TrainConfig, dataset, side_dataset=None) -> Vocabulary:
@@ -54,15 +47,22 @@ def build_vocabulary(cfg: TrainConfig, dataset, side_dataset=None) -> Vocabulary
     return Vocabulary.build(texts)
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    # Weight decay on conv and linear weights only (authors' code), not on biases, BN, embeddings or scalars.
+def _param_groups(model: torch.nn.Module, weight_decay: float, scope: str = "all") -> list[dict]:
+    """Weight decay on conv and linear weights only (authors' code), not on biases, BN, embeddings or scalars.
+
+    ``scope="code"`` also spares what the authors' code leaves unregularised: the self-attention's Q/K/V
+    projections (dense layers without a regulariser) and MobileNet's depthwise convs (``regularize_depthwise=False``).
+    """
+    if scope not in ("all", "code"):
+        raise ValstudyError(f"weight_decay_scope: expected 'all' or 'code', got {scope!r}")
     decay, rest = [], []
-    for module in model.modules():
+    for mod_name, module in model.named_modules():
+        spared = scope == "code" and mod_name.rsplit(".", 1)[-1] in ("f_q", "f_k", "f_v", "conv_dw")
         for name, p in module.named_parameters(recurse=False):
             if not p.requires_grad:
                 continue
             is_weight = name == "weight" and isinstance(module, (torch.nn.Conv2d, torch.nn.Linear))
-            (decay if is_weight else rest).append(p)
+            (decay if is_weight and not spared else rest).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
@@ -83,6 +83,9 @@ class Run:
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, progress: bool = True):
         self.cfg, self.dir, self.progress = cfg.validate(), Path(run_dir), progress
         self.rank, self.world = init_distributed()
+        if cfg.batch_size % self.world:
+            raise ValstudyError(f"batch_size={cfg.batch_size}: the global batch must divide evenly over the "
+                                f"{self.world} processes")
         self.device = pick_device(cfg.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
@@ -105,15 +108,17 @@ class Run:
             self.vocab = build_vocabulary(cfg, self.dataset, self.side_dataset)
         glove = load_glove(cfg.model.glove_path, self.vocab) if cfg.model.glove_path else None
         self.model = build_model(cfg.model, len(self.vocab), glove).to(self.device)
-        self.criterion = build_loss(cfg.loss, len(self.model.levels)).to(self.device)
-        params = _param_groups(self.model, cfg.weight_decay) + [{"params": list(self.criterion.parameters()),
-                                                                 "weight_decay": 0.0}]
+        if self.world > 1 and cfg.sync_batchnorm:  # BatchNorm sees the global batch, as on one GPU
+            self.model = convert_sync_batchnorm(self.model, self.device)
+        self.criterion = build_loss(cfg.loss, len(self.model.levels), fallback=cfg.triplet_fallback).to(self.device)
+        params = _param_groups(self.model, cfg.weight_decay, cfg.weight_decay_scope)
+        params.append({"params": list(self.criterion.parameters()), "weight_decay": 0.0})
         self.optimizer = torch.optim.Adam([g for g in params if g["params"]], lr=cfg.lr)
         total = cfg.pretrain_steps + cfg.steps
         decay_step = cfg.pretrain_steps + int(cfg.lr_decay_at * cfg.steps) if cfg.lr_decay_at > 0 else None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: cfg.lr_decay if decay_step is not None and s >= decay_step else 1.0)
-        self.ema = EMA(self.model, cfg.ema_decay)
+        self.ema = EMA(self.model, cfg.ema_decay, warmup=cfg.ema_warmup)
         self.total_steps, self.step = total, 0
         self.pair = QueryTargetPair(self.model)
         if self.world > 1:  # PyTorch's own engine; one forward computes both sides so DDP sees one graph per step
@@ -289,7 +294,9 @@ class Run:
         texts = texts.to(self.device)
         if not accumulate:  # the joint L_vs batch adds its gradients to the L_vv batch's
             self.optimizer.zero_grad(set_to_none=True)
-        q, t = self.pair(refs, texts, tgts)  # each a list over levels of (B, c_l)
+        q, t = self.pair(refs, texts, tgts)  # each a list over levels of (B / world, c_l)
+        # Mine negatives among the global batch, as one GPU would: every rank's rows (autograd-aware gather).
+        q, t = [gather_batch(x) for x in q], [gather_batch(x) for x in t]  # (B, c_l) each
         loss = self.criterion(q, t)
         if not math.isfinite(loss.item()):
             raise ValstudyError(f"{self.dir}: loss became {loss.item()} at step {self.step}; lower the learning rate")
