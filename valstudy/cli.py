@@ -81,10 +81,14 @@ def _print_results(result: dict, json_out: bool) -> None:
         dropped = ", ".join(f"{k} {v}" for k, v in r.get("dropped", {}).items() if v) or "none"
         print(f"  {r['protocol']:<9} {r.get('category') or '-':<8} queries {r['queries']:>6}  gallery "
               f"{r['gallery']:>6}  {recalls}   dropped: {dropped}")
+        beyond = "  ".join(f"{k} {v:6.2f}" for k, v in r.items() if k.startswith(("valid@", "precision@", "refsim@")))
+        if beyond:
+            print(f"  {'':<9} {'':<8} {beyond}")
     for protocol, means in result["summary"].items():
         if sum(r["protocol"] == protocol for r in result["splits"]) < 2:
             continue  # one split: its average is itself
-        print(f"  {protocol:<9} average  " + "  ".join(f"{k} {v:6.2f}" for k, v in means.items()))
+        print(f"  {protocol:<9} average  " + "  ".join(f"{k} {v:6.2f}" for k, v in means.items()
+                                                      if k.startswith("R@") or k == "mean"))
 
 
 def _eval(args) -> int:
@@ -93,7 +97,8 @@ def _eval(args) -> int:
     result = eval_run(args.run, protocols=args.protocol or None, weights=args.weights, device=args.device)
     if args.json:
         for r in result["splits"]:
-            r.pop("ranks", None)
+            for key in ("ranks", "valid_ranks", "valid_counts", "styles"):  # per-query lists stay in results.json
+                r.pop(key, None)
     _print_results(result, json_out=args.json)
     return 0
 
