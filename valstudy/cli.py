@@ -1,4 +1,4 @@
-"""Command line: ``python -m valstudy {data synth, data check, flops, train, eval, results, study}``.
+"""Command line: ``python -m valstudy {data synth, data check, flops, train, eval, simulate, results, study}``.
 
 User errors (bad input, missing data, weights or checkpoints) print one line naming the file and the problem and
 exit with status 2; no traceback.
@@ -103,6 +103,20 @@ def _eval(args) -> int:
     return 0
 
 
+def _simulate(args) -> int:
+    from .simulate import simulate_run
+
+    res = simulate_run(args.run, turns=args.turns, k=args.k, seed=args.seed, protocol=args.protocol,
+                       p_vague=args.p_vague, device=args.device)
+    if args.json:
+        print(json.dumps(res, indent=1))
+        return 0
+    print(f"{res['run']} ({res['method']}, seed {res['seed']}): simulated user, {res['sessions']} sessions, "
+          f"protocol {res['protocol']}, success = a target look-alike in the top {res['k']}")
+    print("  success within T turns: " + "  ".join(f"T={t + 1} {v:5.1f}%" for t, v in enumerate(res["success"])))
+    return 0
+
+
 def _results(args) -> int:
     from .results import gather_results
 
@@ -154,6 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_eval)
+
+    m = sub.add_parser("simulate", help="a simulated user searching over several turns (synthetic data)")
+    m.add_argument("--run", required=True, help="the run folder")
+    m.add_argument("--turns", type=int, default=5)
+    m.add_argument("--k", type=int, default=1, help="success when one of the top k has the target's attributes")
+    m.add_argument("--seed", type=int, default=0, help="the simulated user's random seed")
+    m.add_argument("--protocol", default=None, help="whose split's queries start the sessions (default: first)")
+    m.add_argument("--p-vague", type=float, default=0.2, help="probability of a vague caption")
+    m.add_argument("--device", default="auto")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=_simulate)
 
     r = sub.add_parser("results", help="gather every run's results under a folder into one table")
     r.add_argument("--root", required=True)
