@@ -100,3 +100,27 @@ def test_simulate_needs_attributes(tiny_run, tmp_path):
     eng.attributes = None
     with pytest.raises(ValstudyError, match="attributes.json"):
         simulate(eng)
+
+
+def test_search_widget_turns_clicks_and_log(tiny_run, tmp_path):
+    pytest.importorskip("ipywidgets")
+    from valstudy.widget import SearchWidget
+
+    log = tmp_path / "log.jsonl"
+    w = SearchWidget.from_run(tiny_run, k=4, log_path=log, seed=1)
+    w.random_query()
+    session, target = w.session, w.target
+    shown = w.search("is red")
+    assert len(shown) == 4 and len(w.results.children) == 4 and w.reference not in shown
+    assert len(w.attention.children) == 3      # one map per level
+    chosen = w.click(2)
+    assert w.reference == chosen == shown[1]
+    w.search("has a higher heel")
+    assert w.search("   ") == []               # nothing typed: no turn, nothing logged
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [x["event"] for x in lines] == ["search", "click", "search"]
+    assert all(x["session"] == session for x in lines) and [x["turn"] for x in lines] == [1, 1, 2]
+    assert lines[0]["target"] == target and lines[0]["shown"] == shown and lines[1]["click"] == chosen
+    assert lines[2]["reference"] == chosen and lines[2]["text"] == "has a higher heel"
+    w.random_query()
+    assert w.session != session and w.turn == 0

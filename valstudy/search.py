@@ -98,12 +98,23 @@ class SearchEngine:
             out.append(ranked.cpu())
         return torch.cat(out) if out else torch.zeros(0, k, dtype=torch.long)
 
+    def query(self, reference: str, text: str, k: int = 10) -> tuple[list[int], dict[str, dict[str, np.ndarray]]]:
+        """One query in one forward pass: (gallery indices of the top ``k``, the attention maps of ``attention``)."""
+        if not self.has_attention:
+            return self.search([reference], [text], k)[0].tolist(), {}
+        q, attns = self.encode([reference], [text], attention=True)  # (1, D), per level
+        exclude = torch.tensor([self.index.get(reference, -1)], dtype=torch.long)
+        _, ranked = topk(q, self.gallery_feats, k, exclude=exclude, device=self.device)
+        return ranked[0].cpu().tolist(), self._maps(attns)
+
     def attention(self, reference: str, text: str) -> dict[str, dict[str, np.ndarray]]:
         """Per level, the joint-attention spatial map (h, w) and the self-attention each position receives (h, w)
         of one query; empty for a model without attention."""
         if not self.has_attention:
             return {}
-        _, attns = self.encode([reference], [text], attention=True)
+        return self._maps(self.encode([reference], [text], attention=True)[1])
+
+    def _maps(self, attns) -> dict[str, dict[str, np.ndarray]]:
         out: dict[str, dict[str, np.ndarray]] = {}
         for lv, a in zip(self.model.levels, attns):
             if "spatial" in a:
