@@ -50,11 +50,25 @@ app.random_query()
 app
 
 # %% [markdown]
-# One scripted turn, so that an executed copy of this notebook shows the app working and records its speed (the
-# widget above answers the same calls).
+# A session played by the simulated user through the app (it types a caption about one attribute that still
+# differs from the target and clicks the top result), so an executed copy of this notebook shows the app at work and
+# records its speed; images with every attribute of the target are boxed in green.
 
 # %%
-shown = app.search(app.queries[0].text)
-print(f"{len(shown)} results in {app.last_seconds:.3f} s; {app.status.value}")
+from valstudy import plotting
+
+
+def save(fig, subset):
+    path = plotting.save_figure(fig, FIG, f"{NOTEBOOK}_{DATASET}_{subset}")
+    figures.append(path.name)
+    plotting.show(path)
+
+
+figures = []
+rows = app.simulated_session(turns=3)
+if rows:
+    save(plotting.retrieval_grid(rows, f"{DATASET}: a simulated user's session, one row per turn"), "session")
+print(f"last query: {len(app.shown)} results in {app.last_seconds:.3f} s; {app.status.value}")
 analysis.record(FIG, NOTEBOOK, DATASET, {"run": str(run_dir), "k": K, "gallery": len(app.engine.gallery),
-                                         "seconds_per_query": app.last_seconds, "figures": []})
+                                         "turns": len(rows), "seconds_per_query": app.last_seconds,
+                                         "figures": figures})

@@ -22,7 +22,7 @@ from .evaluation import load_run
 from .io import read_json
 from .retrieval import topk
 from .text import pad_tokens
-from .training.sides import make_transform
+from .data.transforms import make_transform
 
 __all__ = ["SearchEngine"]
 

@@ -177,6 +177,37 @@ class SearchWidget:
                              f"type the next change")
         return key
 
+    def simulated_session(self, turns: int = 3, seed: int = 0) -> list[dict]:
+        """Play ``turns`` turns of the simulated user (``valstudy.simulate.user_caption``) from a random test query,
+        clicking the top result each turn, through the widget (so they are shown and logged like a person's); rows
+        for ``valstudy.plotting.retrieval_grid``: reference, caption, top K, the target's rank in the full ranking.
+        Needs the synthetic world's attributes."""
+        from .simulate import user_caption
+
+        attrs = self.engine.attributes
+        if attrs is None:
+            return []
+        rng = np.random.default_rng(seed)
+        self.random_query()
+        rows = []
+        for _ in range(turns):
+            said = user_caption(rng, attrs[self.reference], attrs[self.target], self.engine.dataset.name)
+            if said is None:
+                break
+            ref = self.reference
+            shown = self.search(said[0])
+            full = self.engine.search([ref], [said[0]], k=len(self.engine.gallery))[0].tolist()
+            t = self.engine.index.get(self.target)
+            rows.append({"reference_image": Image.fromarray(self.engine.image(ref)), "text": said[0],
+                         "retrieved_images": [Image.fromarray(self.engine.image(k)) for k in shown],
+                         "is_target": [attrs[k] == attrs[self.target] for k in shown],
+                         "rank": full.index(t) + 1 if t in full else len(full) + 1,
+                         "target_image": Image.fromarray(self.engine.image(self.target))})
+            if any(rows[-1]["is_target"]):
+                break
+            self.click(1)
+        return rows
+
     # ---------------------------------------------------------------- helpers
     def _picked(self, change) -> None:
         if change["new"] != self.reference:

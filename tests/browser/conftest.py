@@ -136,7 +136,7 @@ def jupyter_lab(tmp_path):
     log = open(tmp_path / "jupyterlab.log", "w")
     proc = _subprocess.Popen([_sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
                              f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-                             "--LabApp.expose_app_in_browser=True", "--ServerApp.disable_check_xsrf=True"],
+                             "--LabApp.expose_app_in_browser=True", "--allow-root"],
                             stdout=log, stderr=_subprocess.STDOUT, env=env, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
