@@ -17,16 +17,14 @@ STYLE_ORDER = ("absolute", "relative", "vague", "unknown")
 
 
 def ensure_valid_results(run_dir: str | Path) -> dict:
-    """``results.json`` of a finished run, re-evaluated when it lacks valid@K (synthetic data) or refsim@K."""
-    from ..evaluation import eval_run
+    """``results.json`` of a finished run, evaluated again when an older evaluation wrote it (no valid@K yet)."""
+    from ..evaluation import EVALUATION_VERSION, eval_run
 
     path = Path(run_dir) / "results.json"
     res = read_json(path) if path.is_file() else None
-    synthetic = res is not None and (Path(read_json(Path(run_dir) / "config.json")["data"]["root"]) / "extras"
-                                     / "attributes.json").is_file()
-    fresh = res is not None and all(any(k.startswith("refsim@") for k in s) and
-                                    (not synthetic or "by_style" in s) for s in res["splits"])
-    return res if fresh else eval_run(run_dir)
+    if res is not None and res.get("evaluation_version") == EVALUATION_VERSION:
+        return res
+    return eval_run(run_dir)
 
 
 def metric_table(runs: pd.DataFrame) -> pd.DataFrame:
