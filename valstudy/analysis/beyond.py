@@ -40,6 +40,7 @@ def metric_table(runs: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame(rows).groupby(["method", "seed", "protocol"], sort=False).mean().reset_index()
     cols = [c for c in df.columns if c not in ("method", "seed", "protocol")]
     out = df.groupby(["method", "protocol"], sort=False)[cols].agg(["mean", "std"])
+    out.columns = [f"{m} {stat}" for m, stat in out.columns]  # "R@10 mean", "R@10 std", as summary_table names them
     out["seeds"] = df.groupby(["method", "protocol"], sort=False)["seed"].nunique()
     return out
 
