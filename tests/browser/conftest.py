@@ -140,7 +140,7 @@ def jupyter_lab(tmp_path):
                             stdout=log, stderr=_subprocess.STDOUT, env=env, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = _time.monotonic() + 180
+        deadline = _time.monotonic() + TIMEOUT
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"JupyterLab exited with {proc.returncode}: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}")
@@ -149,7 +149,7 @@ def jupyter_lab(tmp_path):
                     break
             except OSError:
                 if _time.monotonic() > deadline:
-                    pytest.fail("JupyterLab did not answer within 180 s")
+                    pytest.fail(f"JupyterLab did not answer within {TIMEOUT:.0f} s (VALSTUDY_BROWSER_TIMEOUT)")
                 _time.sleep(1)
         yield url, token, root
     finally:

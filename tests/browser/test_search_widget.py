@@ -44,7 +44,7 @@ def _log(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.is_file() else []
 
 
-def test_widget_answers_a_typed_caption_and_a_click(chromium, notebook):
+def test_widget_answers_a_typed_caption_and_a_click(chromium, notebook, browser_timeout):
     from playwright.sync_api import sync_playwright
 
     url, token, log, record = notebook
@@ -57,12 +57,12 @@ def test_widget_answers_a_typed_caption_and_a_click(chromium, notebook):
             page.wait_for_function("""() => {
                 const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
                 const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-                return k && k.status === 'idle'; }""", timeout=240_000)
+                return k && k.status === 'idle'; }""", timeout=browser_timeout * 1000)
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
             status = ".valstudy-status"
-            deadline = time.monotonic() + 300  # the notebook ends by writing its record
+            deadline = time.monotonic() + browser_timeout  # the notebook ends by writing its record
             while not record.is_file():
-                assert time.monotonic() < deadline, "the search notebook did not finish within 300 s"
+                assert time.monotonic() < deadline, f"the notebook did not finish within {browser_timeout:.0f} s"
                 page.wait_for_timeout(1000)
             page.wait_for_selector(".valstudy-search-app", timeout=60_000)
             before = _log(log)
