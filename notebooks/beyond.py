@@ -39,8 +39,7 @@ SIM_K: int = 1                      # success: one of the top SIM_K has every at
 
 # %%
 NOTEBOOK = "beyond"
-from valstudy import analysis, plotting
-from valstudy.study import prepare
+from valstudy import analysis, plotting, prepare
 
 study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
 FIG = study.figures_dir
@@ -61,7 +60,7 @@ def save(fig, subset):
 # galleries).
 
 # %%
-from valstudy.results import gather_results
+from valstudy import gather_results
 
 runs = analysis.method_runs(gather_results(study.runs_root / DATASET))
 metrics = analysis.metric_table(runs)

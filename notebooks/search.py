@@ -36,9 +36,7 @@ LOG: str = "build/search_log.jsonl" # the JSON-lines log of every search and cli
 NOTEBOOK = "search"
 from pathlib import Path
 
-from valstudy import analysis
-from valstudy.study import absolute, prepare
-from valstudy.widget import SearchWidget
+from valstudy import SearchWidget, absolute, analysis, prepare
 
 if RUN:
     run_dir, FIG = Path(RUN), absolute(FIGURES_DIR)
