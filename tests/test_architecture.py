@@ -19,10 +19,11 @@ LAYERS = [  # (layer, module prefixes); a module belongs to the layer of its lon
     ("text", ("valstudy.text", "valstudy.checkpoint")),
     ("data", ("valstudy.data",)),
     ("models", ("valstudy.models", "valstudy.losses")),
-    ("features", ("valstudy.features", "valstudy.retrieval", "valstudy.metrics", "valstudy.flops")),
-    ("evaluation", ("valstudy.evaluation", "valstudy.results")),
+    ("features", ("valstudy.features", "valstudy.retrieval", "valstudy.metrics", "valstudy.flops",
+                  "valstudy.valid_targets", "valstudy.reference_encoder")),
+    ("evaluation", ("valstudy.evaluation", "valstudy.results", "valstudy.search", "valstudy.simulate")),
     ("training", ("valstudy.training",)),
-    ("study", ("valstudy.analysis", "valstudy.plotting", "valstudy.study")),
+    ("study", ("valstudy.analysis", "valstudy.plotting", "valstudy.study", "valstudy.widget")),
     ("cli", ("valstudy.cli", "valstudy.__main__")),
 ]
 ABOVE_THE_CORE = ("valstudy.training", "valstudy.evaluation", "valstudy.analysis", "valstudy.study", "valstudy.cli")

@@ -148,3 +148,24 @@ def test_costs(tmp_path):
     assert all(t["seconds"] > 0 for t in rec["timing"])
     # matching is O(QN): time grows with N (a loose bound: the machine is shared)
     assert rec["loglog_slope"]["cpu"] > 0.4
+
+
+def test_beyond(tmp_path):
+    rec, _ = execute("beyond", tmp_path, DATASET="shoes", TURNS=3)
+    assert sorted(rec["figures"]) == ["beyond_shoes_simulation.png", "beyond_shoes_vagueness.png"]
+    for row in rec["metrics"]:   # valid@K >= R@K for every method and protocol (means over seeds)
+        for k in (1, 10, 50):
+            assert recall_ok(row[f"R@{k} mean"]) and row[f"valid@{k} mean"] >= row[f"R@{k} mean"]
+    assert {r["style"] for r in rec["vagueness"]} <= {"absolute", "relative", "vague", "unknown"}
+    assert all(r[f"valid@{rec['k']}"] >= r[f"R@{rec['k']}"] for r in rec["vagueness"])
+    for method in SMOKE.methods:
+        curve = [r["mean"] for r in rec["simulation"] if r["method"] == method]
+        assert len(curve) == 3 and all(0 <= a <= b <= 100 for a, b in zip(curve, curve[1:]))
+
+
+def test_search(tmp_path):
+    rec, _ = execute("search", tmp_path, DATASET="shoes", LOG=str(tmp_path / "log.jsonl"))
+    assert rec["turns"] >= 1 and rec["figures"] == ["search_shoes_session.png"]
+    assert rec["seconds_per_query"] > 0
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["event"] == "search" and len(lines) >= rec["turns"]

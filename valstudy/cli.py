@@ -1,4 +1,4 @@
-"""Command line: ``python -m valstudy {data synth, data check, flops, train, eval, results, study}``.
+"""Command line: ``python -m valstudy {data synth, data check, flops, train, eval, simulate, results, study}``.
 
 User errors (bad input, missing data, weights or checkpoints) print one line naming the file and the problem and
 exit with status 2; no traceback.
@@ -91,10 +91,14 @@ def _print_results(result: dict, json_out: bool) -> None:
         dropped = ", ".join(f"{k} {v}" for k, v in r.get("dropped", {}).items() if v) or "none"
         print(f"  {r['protocol']:<9} {r.get('category') or '-':<8} queries {r['queries']:>6}  gallery "
               f"{r['gallery']:>6}  {recalls}   dropped: {dropped}")
+        beyond = "  ".join(f"{k} {v:6.2f}" for k, v in r.items() if k.startswith(("valid@", "precision@", "refsim@")))
+        if beyond:
+            print(f"  {'':<9} {'':<8} {beyond}")
     for protocol, means in result["summary"].items():
         if sum(r["protocol"] == protocol for r in result["splits"]) < 2:
             continue  # one split: its average is itself
-        print(f"  {protocol:<9} average  " + "  ".join(f"{k} {v:6.2f}" for k, v in means.items()))
+        print(f"  {protocol:<9} average  " + "  ".join(f"{k} {v:6.2f}" for k, v in means.items()
+                                                      if k.startswith("R@") or k == "mean"))
     if result.get("stand_in_images"):
         print(f"  NOTE: {result['note']}")
 
@@ -105,8 +109,23 @@ def _eval(args) -> int:
     result = eval_run(args.run, protocols=args.protocol or None, weights=args.weights, device=args.device)
     if args.json:
         for r in result["splits"]:
-            r.pop("ranks", None)
+            for key in ("ranks", "valid_ranks", "valid_counts", "styles"):  # per-query lists stay in results.json
+                r.pop(key, None)
     _print_results(result, json_out=args.json)
+    return 0
+
+
+def _simulate(args) -> int:
+    from .simulate import simulate_run
+
+    res = simulate_run(args.run, turns=args.turns, k=args.k, seed=args.seed, protocol=args.protocol,
+                       p_vague=args.p_vague, device=args.device)
+    if args.json:
+        print(json.dumps(res, indent=1))
+        return 0
+    print(f"{res['run']} ({res['method']}, seed {res['seed']}): simulated user, {res['sessions']} sessions, "
+          f"protocol {res['protocol']}, success = a target look-alike in the top {res['k']}")
+    print("  success within T turns: " + "  ".join(f"T={t + 1} {v:5.1f}%" for t, v in enumerate(res["success"])))
     return 0
 
 
@@ -173,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_eval)
+
+    m = sub.add_parser("simulate", help="a simulated user searching over several turns (synthetic data)")
+    m.add_argument("--run", required=True, help="the run folder")
+    m.add_argument("--turns", type=int, default=5)
+    m.add_argument("--k", type=int, default=1, help="success when one of the top k has the target's attributes")
+    m.add_argument("--seed", type=int, default=0, help="the simulated user's random seed")
+    m.add_argument("--protocol", default=None, help="whose split's queries start the sessions (default: first)")
+    m.add_argument("--p-vague", type=float, default=0.2, help="probability of a vague caption")
+    m.add_argument("--device", default="auto")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=_simulate)
 
     r = sub.add_parser("results", help="gather every run's results under a folder into one table")
     r.add_argument("--root", required=True)

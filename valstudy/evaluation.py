@@ -23,14 +23,17 @@ from .errors import MissingResourceError, ValstudyError
 from .features import extract_features
 from .io import read_json, write_json
 from .locks import folder_lock
-from .metrics import rank_split, split_result
+from .metrics import beyond_result, rank_split, split_result
 from .models import build_model
+from .reference_encoder import reference_features
 from .text import Vocabulary
+from .valid_targets import ValidTargets
 from .versions import stamp, written_by
 
 # Bump when evaluation changes what a run's results.json holds (protocols, features, scoring): the study then
 # re-evaluates finished runs (their weights are unchanged) instead of reusing their results.
-EVALUATION_VERSION = 2  # 2: FashionIQ official protocol as the start kit (candidate kept, <and> joiner)
+EVALUATION_VERSION = 3  # 2: FashionIQ official protocol as the start kit (candidate kept, <and> joiner);
+#                         3: valid@K, precision@K, refsim@K, by_style (docs/valid_targets.md)
 KS = {"fashion200k": (1, 10, 50), "shoes": (1, 10, 50), "fashioniq": (10, 50)}
 
 
@@ -64,12 +67,40 @@ def rank_splits(model, dataset, vocab: Vocabulary, cfg: TrainConfig, protocol: s
 
 def evaluate_model(model, dataset, vocab: Vocabulary, cfg: TrainConfig, device: torch.device | None = None,
                    protocols: Sequence[str] | None = None) -> list[dict]:
-    """One result row per evaluation split (protocol x category), with R@K, counts, drops and first-hit ranks."""
+    """One result row per evaluation split (protocol x category), with R@K, counts, drops and first-hit ranks.
+
+    Every row also has ``refsim@K`` (``valstudy.reference_encoder``); on synthetic data (``<root>/extras``) it has
+    ``valid@K``, ``precision@K``, ``by_style`` (R@K and valid@K per caption style) and ``validity`` (what the
+    valid-target rule could not read), as ``docs/valid_targets.md`` defines them.
+    """
+    validity = ValidTargets.load(cfg.data.root)
     rows = []
     for protocol in protocols_of(dataset, cfg, protocols):
-        for split, _, ranks in rank_splits(model, dataset, vocab, cfg, protocol, device=device):
-            rows.append(split_result(split, ranks, KS[dataset.name]))
+        for split, ranked, ranks in rank_splits(model, dataset, vocab, cfg, protocol, device=device):
+            sv = validity.for_split(split) if validity is not None else None
+            ref = reference_features(dataset, split.gallery, [q.target for q in split.queries])
+            row = {**split_result(split, ranks, KS[dataset.name]),
+                   **beyond_result(ranked, KS[dataset.name], sv.valid if sv else None, ref)}
+            if sv is not None:
+                row["validity"] = sv.report
+                row["styles"] = sv.styles
+                row["by_style"] = by_style(row, KS[dataset.name])
+            rows.append(row)
     return rows
+
+
+def by_style(row: dict, ks: Sequence[int]) -> dict[str, dict[str, float]]:
+    """R@K and valid@K of one split's queries grouped by their caption's style (absolute, relative, vague)."""
+    out = {}
+    for style in dict.fromkeys(sorted(row["styles"])):
+        idx = [i for i, s in enumerate(row["styles"]) if s == style]
+        cell: dict[str, float] = {"queries": len(idx),
+                                  "mean valid targets": sum(row["valid_counts"][i] for i in idx) / len(idx)}
+        for k in ks:
+            cell[f"R@{k}"] = 100.0 * sum(1 <= row["ranks"][i] <= k for i in idx) / len(idx)
+            cell[f"valid@{k}"] = 100.0 * sum(1 <= row["valid_ranks"][i] <= k for i in idx) / len(idx)
+        out[style] = cell
+    return out
 
 
 def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:
@@ -80,6 +111,8 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:
         keys = [k for k in sel[0] if k.startswith("R@")]
         means = {k: sum(r[k] for r in sel) / len(sel) for k in keys}
         means["mean"] = sum(means.values()) / len(keys)
+        extra = [k for k in sel[0] if k.startswith(("valid@", "precision@", "refsim@"))]
+        means.update({k: sum(r[k] for r in sel) / len(sel) for k in extra})
         out[protocol] = means
     return out
 

@@ -16,7 +16,8 @@ from valstudy.data.base import EvalSplit
 from valstudy.errors import ValstudyError
 from valstudy.retrieval import topk
 
-__all__ = ["first_hit_rank", "recall_at_k", "rank_split", "evaluate_split", "split_result"]
+__all__ = ["first_hit_rank", "recall_at_k", "rank_split", "evaluate_split", "split_result", "valid_at_k",
+           "valid_precision_at_k", "reference_similarity_at_k", "beyond_result"]
 
 
 def first_hit_rank(ranked: Tensor, positives: Sequence[Iterable[int]]) -> Tensor:
@@ -124,7 +125,8 @@ def rank_split(query_feats: Tensor, gallery_feats: Tensor, split: EvalSplit, dep
 
 
 def evaluate_split(query_feats: Tensor, gallery_feats: Tensor, split: EvalSplit, ks: Iterable[int] = (1, 10, 50),
-                   device: str | torch.device | None = None) -> dict:
+                   device: str | torch.device | None = None, valid: Sequence[frozenset[int]] | None = None,
+                   reference: tuple[Tensor, Tensor] | None = None) -> dict:
     """Rank ``split``'s gallery for each of its queries and report R@K under its protocol.
 
     Parameters
@@ -138,16 +140,18 @@ def evaluate_split(query_feats: Tensor, gallery_feats: Tensor, split: EvalSplit,
     ks : iterable of int
     device : str or torch.device, optional
         Passed to ``valstudy.retrieval.topk``.
+    valid, reference : optional
+        Valid targets and reference-encoder features (:func:`beyond_result`).
 
     Returns
     -------
-    dict: :func:`split_result` of the first-hit ranks within the top ``max(ks)``.
+    dict: :func:`split_result` of the first-hit ranks within the top ``max(ks)``, plus :func:`beyond_result`.
     """
     ks = sorted(set(ks))
     if not ks:
         raise ValstudyError(f"evaluate_split [{split.name}]: no k given")
-    _, ranks = rank_split(query_feats, gallery_feats, split, max(ks), device=device)
-    return split_result(split, ranks, ks)
+    ranked, ranks = rank_split(query_feats, gallery_feats, split, max(ks), device=device)
+    return {**split_result(split, ranks, ks), **beyond_result(ranked, ks, valid, reference)}
 
 
 def split_result(split: EvalSplit, ranks: Tensor, ks: Iterable[int]) -> dict:
@@ -160,3 +164,91 @@ def split_result(split: EvalSplit, ranks: Tensor, ks: Iterable[int]) -> dict:
     result.update(recall_at_k(ranks, sorted(set(ks))))
     result["ranks"] = torch.as_tensor(ranks).tolist()
     return result
+
+
+# ------------------------------------------------------------------ beyond R@K (docs/valid_targets.md)
+def valid_at_k(ranked: Tensor, valid: Sequence[Iterable[int]], ks: Iterable[int] = (1, 10, 50)) -> dict[str, float]:
+    """Percentage of queries with a valid target (``valstudy.valid_targets``) within the top ``k``: ``valid@k``.
+
+    R@K with the valid targets as the correct set; since they include the protocol's positives, valid@K >= R@K.
+    """
+    ranks = first_hit_rank(ranked, valid)
+    return {f"valid@{k[2:]}": v for k, v in recall_at_k(ranks, ks).items()}
+
+
+def valid_precision_at_k(ranked: Tensor, valid: Sequence[Iterable[int]], ks: Iterable[int] = (1, 10, 50)
+                         ) -> dict[str, float]:
+    """Mean fraction (percent) of the top ``k`` that are valid targets: ``precision@k``.
+
+    A query with fewer than ``k`` valid targets cannot reach 100; :func:`beyond_result` reports the ceiling as
+    ``precision_ceiling@k``.
+    """
+    ranked = torch.as_tensor(ranked).cpu()
+    out = {}
+    for k in ks:
+        if k > ranked.shape[1]:
+            raise ValstudyError(f"valid_precision_at_k: precision@{k} needs the top {k} but only "
+                                f"{ranked.shape[1]} were ranked")
+        fr = [sum(j in set(v) for j in row[:k]) / k for row, v in zip(ranked.tolist(), valid)]
+        out[f"precision@{k}"] = 100.0 * sum(fr) / len(fr) if fr else 0.0
+    return out
+
+
+def reference_similarity_at_k(ranked: Tensor, gallery_ref: Tensor, target_ref: Tensor,
+                              ks: Iterable[int] = (1, 10, 50)) -> dict[str, float]:
+    """Mean cosine similarity of the top ``k`` to the annotated target under a fixed reference encoder: ``refsim@k``.
+
+    Needs no attributes, so it also runs on real data; ``refsim@all`` is the same mean over the whole gallery (the
+    level a random ranking would reach).
+
+    Parameters
+    ----------
+    ranked : Tensor (Q, K) long
+    gallery_ref : Tensor (N, D)
+        L2-normalised reference-encoder features of the gallery.
+    target_ref : Tensor (Q, D)
+        L2-normalised reference-encoder features of each query's annotated target.
+    """
+    ranked = torch.as_tensor(ranked).cpu()
+    sims = target_ref.float() @ gallery_ref.float().T  # (Q, N)
+    out = {}
+    for k in ks:
+        top = ranked[:, :k]
+        out[f"refsim@{k}"] = sims.gather(1, top).mean().item() if top.numel() else 0.0
+    out["refsim@all"] = sims.mean().item() if sims.numel() else 0.0
+    return out
+
+
+def beyond_result(ranked: Tensor, ks: Iterable[int], valid: Sequence[frozenset[int]] | None = None,
+                  reference: tuple[Tensor, Tensor] | None = None) -> dict:
+    """What a split's result row gains beyond R@K (``docs/valid_targets.md``).
+
+    Parameters
+    ----------
+    ranked : Tensor (Q, K) long
+        Gallery indices, best first.
+    ks : iterable of int
+    valid : sequence of Q sets of int, optional
+        Each query's valid targets (``valstudy.valid_targets``); adds ``valid@k``, ``precision@k``,
+        ``precision_ceiling@k`` (the best precision any ranking could reach), ``valid_ranks`` and ``valid_counts``.
+    reference : (Tensor (N, D'), Tensor (Q, D')), optional
+        Reference-encoder features of the gallery and of each query's target; adds ``refsim@k`` and ``refsim@all``.
+    """
+    ranked = torch.as_tensor(ranked).cpu()
+    ks = sorted(set(ks))
+    depth = ranked.shape[1]
+    out: dict = {}
+    if valid is not None:
+        if len(valid) != ranked.shape[0]:
+            raise ValstudyError(f"beyond_result: {len(valid)} valid-target sets for {ranked.shape[0]} queries")
+        valid_ranks = first_hit_rank(ranked, valid)
+        out.update({f"valid@{k[2:]}": v for k, v in recall_at_k(valid_ranks, ks).items()})
+        out.update(valid_precision_at_k(ranked, valid, [k for k in ks if k <= depth]))
+        for k in ks:
+            ceil = [min(len(v), k) / k for v in valid]
+            out[f"precision_ceiling@{k}"] = 100.0 * sum(ceil) / len(ceil) if ceil else 0.0
+        out["valid_ranks"] = valid_ranks.tolist()
+        out["valid_counts"] = [len(v) for v in valid]
+    if reference is not None:
+        out.update(reference_similarity_at_k(ranked, *reference, [k for k in ks if k <= depth]))
+    return out

@@ -411,3 +411,50 @@ def timing_loglog(times, fits: dict[str, tuple[float, float]], title: str, fit_l
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------------------------------- beyond
+def success_curves(table, title: str):
+    """The simulated user's success within T turns: one line per method (``table``: index (method, T), columns
+    ``mean``, ``std``), a band of one std over seeds where there are several."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for method in dict.fromkeys(table.index.get_level_values(0)):
+        sub = table.loc[method]
+        t, m, s = sub.index.to_numpy(), sub["mean"].to_numpy(float), sub["std"].to_numpy(float)
+        line, = ax.plot(t, m, marker="o", label=str(method))
+        if not np.isnan(s).all():
+            ax.fill_between(t, m - np.nan_to_num(s), m + np.nan_to_num(s), color=line.get_color(), alpha=0.15)
+    ax.set_xlabel("turns T")
+    ax.set_ylabel("success within T turns (%)")
+    ax.set_xticks(sorted(set(table.index.get_level_values(1))))
+    ax.set_ylim(0, max(5.0, float(np.nanmax(table["mean"] + table["std"].fillna(0))) * 1.15))
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def vagueness_bars(table, k: int, title: str):
+    """R@k (hatched) beside valid@k (solid) per caption style, one colour per method (``table``: columns method,
+    style, R@k, valid@k)."""
+    styles = list(dict.fromkeys(table["style"]))
+    methods = list(dict.fromkeys(table["method"]))
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(styles) * max(len(methods), 2) / 2.5), 3.6))
+    width = 0.8 / max(2 * len(methods), 1)
+    x = np.arange(len(styles))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, m in enumerate(methods):
+        sub = table[table["method"] == m].set_index("style").reindex(styles)
+        c = colours[i % len(colours)]
+        ax.bar(x - 0.4 + width * (2 * i + 0.5), sub[f"R@{k}"], width, color="white", edgecolor=c, hatch="///",
+               label=f"{m} R@{k}")
+        ax.bar(x - 0.4 + width * (2 * i + 1.5), sub[f"valid@{k}"], width, color=c, label=f"{m} valid@{k}")
+    ax.set_xticks(x)
+    ax.set_xticklabels(styles)
+    ax.set_xlabel("caption style (vaguest phrase)")
+    ax.set_ylabel("percent of queries")
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=1)
+    fig.tight_layout()
+    return fig

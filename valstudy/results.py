@@ -10,7 +10,8 @@ from .io import read_json
 
 
 def gather_results(root: str | Path | Iterable[str | Path]) -> pd.DataFrame:
-    """One row per (run, protocol, category): run, dataset, method, seed, protocol, category, R@K, counts.
+    """One row per (run, protocol, category): run, dataset, method, seed, protocol, category, R@K, counts, and
+    ``valid@K``, ``precision@K``, ``refsim@K`` where evaluation computed them (``docs/valid_targets.md``).
 
     ``root``: a folder searched for ``results.json`` files, or a list of such folders (e.g. the run folders of the
     study's plan). Extra configuration labels saved by the study (``label.json`` beside ``results.json``) become
@@ -30,6 +31,6 @@ def gather_results(root: str | Path | Iterable[str | Path]) -> pd.DataFrame:
                    "queries": split["queries"], "gallery": split["gallery"], **labels}
             if res.get("stand_in_images"):  # numbers on stand-in images measure the route, not the method
                 row["stand_in_images"] = True
-            row.update({k: v for k, v in split.items() if k.startswith("R@")})
+            row.update({k: v for k, v in split.items() if k.startswith(("R@", "valid@", "precision@", "refsim@"))})
             rows.append(row)
     return pd.DataFrame(rows)

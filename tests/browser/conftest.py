@@ -99,3 +99,63 @@ def book(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     build(executed, out)
     return out
+
+# ---------------------------------------------------------------- JupyterLab on localhost (the search widget's test)
+import os as _os
+import secrets as _secrets
+import socket as _socket
+import subprocess as _subprocess
+import sys as _sys
+import time as _time
+import urllib.request as _urlreq
+
+TIMEOUT = float(_os.environ.get("VALSTUDY_BROWSER_TIMEOUT", "300"))
+
+
+@pytest.fixture(scope="session")
+def browser_timeout() -> float:
+    """Seconds allowed for each slow step (``VALSTUDY_BROWSER_TIMEOUT``, default 300)."""
+    return TIMEOUT
+
+
+def _free_port() -> int:
+    with _socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """Start JupyterLab on a free localhost port with a random token, serving ``tmp_path / "lab"``; yield
+    ``(base_url, token, root)``; stop it at the end. Start-up is bounded (180 s)."""
+    root = tmp_path / "lab"
+    root.mkdir()
+    port, token = _free_port(), _secrets.token_hex(16)
+    env = {**_os.environ, "PYTHONPATH": _os.pathsep.join(filter(None, [str(REPO), _os.environ.get("PYTHONPATH")])),
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter_config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    log = open(tmp_path / "jupyterlab.log", "w")
+    proc = _subprocess.Popen([_sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+                             f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+                             "--LabApp.expose_app_in_browser=True", "--allow-root"],
+                            stdout=log, stderr=_subprocess.STDOUT, env=env, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = _time.monotonic() + TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"JupyterLab exited with {proc.returncode}: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}")
+            try:
+                with _urlreq.urlopen(f"{url}/api/status?token={token}", timeout=5):
+                    break
+            except OSError:
+                if _time.monotonic() > deadline:
+                    pytest.fail(f"JupyterLab did not answer within {TIMEOUT:.0f} s (VALSTUDY_BROWSER_TIMEOUT)")
+                _time.sleep(1)
+        yield url, token, root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except _subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -4,7 +4,7 @@ Notebooks call these and ``valstudy.plotting``; they hold no computation themsel
 :func:`record`, which writes the numbers it computed to ``<figures_dir>/<notebook>_<dataset>.json`` for the tests.
 Numbers from the paper are constants in ``common`` (docs/published-numbers.md), labelled "paper, real data, cited".
 One module per notebook family: ``datasets``, ``runs`` (training, results, qualitative), ``stats`` (seeds, paired
-intervals, the sentences of the findings; results and ablations), ``attention``, ``costs``; ``params`` resolves a
+intervals, the sentences of the findings; results and ablations), ``attention``, ``costs``, ``beyond`` (valid@K and the simulated user); ``params`` resolves a
 notebook's profile and folders.
 """
 from .common import PAPER_COUNTS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS, ABLATION_GROUPS, STOPWORDS, record
@@ -18,15 +18,22 @@ from .stats import (t_quantile, per_seed, seed_summary, ablation_runs, ablation_
     mean_std_text, comparison_sentence, findings, mean_interval, region_excess, region_sentence)
 from .params import notebook_parameters
 from .convergence import PLATEAU_POINTS, convergence_table, mean_curves, validation_curve
+from .beyond import ensure_valid_results, metric_table, vagueness_table, simulation_table, method_runs
 
 __all__ = [
     "PAPER_COUNTS", "PAPER_LABEL", "PAPER_RESULTS", "VARIANT_LABELS", "ABLATION_GROUPS", "STOPWORDS", "record",
     "dataset_counts", "describe", "anatomy_examples", "texts_by_split", "caption_lengths", "top_words",
     "training_curves", "recall_columns", "summary_table", "protocol_bars", "paper_table", "ablation_table",
     "rank_queries", "pick_examples", "with_images", "attention_maps", "unique_queries",
+<<<<<<< HEAD
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "image_dependence",
     "region_summary", "attention_along_training", "flops_summary",
     "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
     "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess",
     "region_sentence", "notebook_parameters", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",
+=======
+    "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "flops_summary",
+    "flops_bars_data", "time_retrieval", "loglog_fit", "ensure_valid_results", "metric_table", "vagueness_table",
+    "simulation_table", "method_runs",
+>>>>>>> c9bfd0d (Search widget (ipywidgets) over a trained run with a JSON-lines log, its bench, the beyond and search notebooks (issue 12))
 ]

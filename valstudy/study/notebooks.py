@@ -11,8 +11,8 @@ from ..io import atomic_write
 from .plan import REPO, RunSpec, get_profile, plan, profile_paths, run_folder
 from .runner import describe_pending, ensure_data, ensure_runs, pending
 
-NOTEBOOKS = ("datasets", "training", "results", "ablations", "qualitative", "attention", "costs")
-PER_DATASET = ("datasets", "training", "results", "ablations", "qualitative", "attention")
+NOTEBOOKS = ("datasets", "training", "results", "ablations", "qualitative", "attention", "costs", "beyond", "search")
+PER_DATASET = ("datasets", "training", "results", "ablations", "qualitative", "attention", "beyond", "search")
 
 
 @dataclass
