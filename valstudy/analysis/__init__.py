@@ -25,15 +25,10 @@ __all__ = [
     "dataset_counts", "describe", "anatomy_examples", "texts_by_split", "caption_lengths", "top_words",
     "training_curves", "recall_columns", "summary_table", "protocol_bars", "paper_table", "ablation_table",
     "rank_queries", "pick_examples", "with_images", "attention_maps", "unique_queries",
-<<<<<<< HEAD
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "image_dependence",
     "region_summary", "attention_along_training", "flops_summary",
     "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
     "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess",
     "region_sentence", "notebook_parameters", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",
-=======
-    "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "flops_summary",
-    "flops_bars_data", "time_retrieval", "loglog_fit", "ensure_valid_results", "metric_table", "vagueness_table",
-    "simulation_table", "method_runs",
->>>>>>> c9bfd0d (Search widget (ipywidgets) over a trained run with a JSON-lines log, its bench, the beyond and search notebooks (issue 12))
+    "ensure_valid_results", "metric_table", "vagueness_table", "simulation_table", "method_runs",
 ]
