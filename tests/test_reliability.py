@@ -50,9 +50,9 @@ def refused(capsys, *argv) -> str:
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file under ``folder``."""
+    """Relative path -> sha256 of every file under ``folder`` but the (empty when released) lock file."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != LOCK_NAME}
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +210,7 @@ def test_synth_killed_then_rerun_gives_the_same_bytes(dataset, tmp_path):
     synthesize(dataset, cut, size="tiny", seed=0)             # the folder is recognised as its own and redone
     assert not (cut / IN_PROGRESS).exists()
     assert snapshot(cut) == snapshot(whole)
+    assert (cut / LOCK_NAME).read_bytes() == (whole / LOCK_NAME).read_bytes() == b""
 
 
 def test_synth_refuses_foreign_folders_and_files(tmp_path, capsys):
