@@ -2,7 +2,6 @@
 (the training, results, ablations and qualitative notebooks)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

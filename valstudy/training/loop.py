@@ -140,7 +140,8 @@ class Run:
     def _check_batch_size(self) -> None:
         # A cross-field rule that needs the data: each step draws one batch without repeats from an epoch's triplets.
         cfg = self.cfg
-        sources = [(f"training triplets in {self.dataset.root}", self.dataset.train_triplets(epoch=0, seed=cfg.seed))]
+        train = self.holdout or self.dataset   # what the batches are drawn from (the held-out part excluded)
+        sources = [(f"training triplets in {self.dataset.root}", train.train_triplets(epoch=0, seed=cfg.seed))]
         if cfg.side_info != "none":
             side = self.side_dataset or self.dataset
             sources.append((f"tagged descriptions (L_vs) in {side.root}", side.side_information()))
