@@ -10,7 +10,7 @@ PROFILE ?=
 DATASETS ?=
 comma  := ,
 
-.PHONY: help setup test study data figures bench clean-build notebooks findings book test-browser
+.PHONY: help setup test study study-quick data figures bench clean-build notebooks findings book test-browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ study: $(STAMP) ## the whole study: data, training, every notebook, every figure
 	$(PY) -m valstudy study all --data $(DATA) --data-root $(DATA_ROOT) $(if $(PROFILE),--profile $(PROFILE)) \
 		$(if $(DATASETS),--datasets $(subst $(comma), ,$(DATASETS)))
 	$(if $(filter rehearsal,$(PROFILE)),@echo "rehearsal: numbers on stand-ins are meaningless; README left alone",$(PY) -m valstudy.analysis.stats --readme README.md)
+
+study-quick: $(STAMP) ## a first look: the synthetic study with one random seed and no ablations (figures in build/quick/)
+	$(PY) -m valstudy study all --profile quick
 
 book: $(STAMP) ## render notebooks/executed/ (make study's executed notebooks) as a static site in build/book/
 	$(PY) -m valstudy.book --executed notebooks/executed --out build/book

@@ -537,6 +537,9 @@ PROFILES: dict[str, Profile] = {
     "synthetic": Profile("synthetic", "small", (0, 1, 2), METHODS, STUDY_ABLATIONS, evaluations=10,
                          snapshots=(0.1, 0.25, 0.5),
                          overrides={"log_every": 10}),
+    # A first look (make study-quick): the synthetic study's data and step budgets, one random seed, no ablations;
+    # its figures go to build/quick/figures, never figures/. One seed gives no interval: its tables claim nothing.
+    "quick": Profile("quick", "small", (0,), METHODS, (), evaluations=10, overrides={"log_every": 10}),
     "real": Profile("real", "real", (0,), ("val", "tirg"), ("no_sa", "no_ja", "lvs"), evaluations=32),
     # The real route end to end on a CPU (real annotation files, stand-in images allowed): the paper's configurations
     # with a tiny model and a few steps, evaluated at the real gallery sizes. Its numbers mean nothing.

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         ensure_runs(specs, runs, jobs=args.jobs)
     if args.stage in ("notebooks", "all"):
         # Non-smoke profiles also keep each executed notebook under notebooks/executed/ (the book is built there).
-        executed = None if profile in ("smoke", "rehearsal") else REPO / "notebooks" / "executed" / (
+        executed = None if profile in ("smoke", "rehearsal", "quick") else REPO / "notebooks" / "executed" / (
             "" if profile == "synthetic" else profile)
         execute_notebooks(profile, data, runs, figures, absolute(f"build/notebooks/{profile}"),
                           datasets=tuple(args.datasets), executed=executed)

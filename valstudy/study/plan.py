@@ -42,7 +42,8 @@ def profile_paths(profile: str, data: str | Path | None = None, runs: str | Path
     default = {"smoke": ("build/smoke/data", "build/smoke/runs", "build/smoke/figures"),
                "synthetic": ("data", "runs/synthetic", "figures"),
                "real": ("data/real", "runs/real", "figures/real"),
-               "rehearsal": ("data/real", "build/rehearsal/runs", "build/rehearsal/figures")}[profile]
+               "rehearsal": ("data/real", "build/rehearsal/runs", "build/rehearsal/figures"),
+               "quick": ("data", "build/quick/runs", "build/quick/figures")}[profile]
     out = tuple(absolute(given or d) for given, d in zip((data, runs, figures), default))
     others = [p for p in PROFILES if p != profile and p in out[1].relative_to(out[1].anchor).parts]
     if others:
