@@ -1,8 +1,8 @@
 """The architecture, read from the source (ast): no import cycle inside valstudy/, and layers that point one way.
 
 Layers, bottom to top (docs/architecture.md): errors, io -> config, device -> text, checkpoint -> data -> models,
-losses -> features, retrieval, metrics, flops -> evaluation, results -> training -> analysis, plotting, study ->
-cli. A module may import its own layer or any below it, never one above; imports inside functions count too.
+losses -> features, retrieval, metrics, flops -> evaluation, results -> training -> analysis, plotting, study,
+book -> cli. A module may import its own layer or any below it, never one above; imports inside functions count too.
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ LAYERS = [  # (layer, module prefixes); a module belongs to the layer of its lon
                   "valstudy.valid_targets", "valstudy.reference_encoder")),
     ("evaluation", ("valstudy.evaluation", "valstudy.results", "valstudy.search", "valstudy.simulate")),
     ("training", ("valstudy.training",)),
-    ("study", ("valstudy.analysis", "valstudy.plotting", "valstudy.study", "valstudy.widget")),
+    ("study", ("valstudy.analysis", "valstudy.plotting", "valstudy.study", "valstudy.widget",
+               "valstudy.book")),
     ("cli", ("valstudy.cli", "valstudy.__main__")),
 ]
 ABOVE_THE_CORE = ("valstudy.training", "valstudy.evaluation", "valstudy.analysis", "valstudy.study", "valstudy.cli")
