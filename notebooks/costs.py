@@ -47,8 +47,7 @@ MAX_GALLERY: int = 32000    # largest gallery size N (sizes double from 1,000 up
 import pandas as pd
 import torch
 
-from valstudy import analysis, format_flops, plotting
-from valstudy.study import profile_paths
+from valstudy import analysis, format_flops, plotting, profile_paths
 
 PROFILE, _, _, FIGURES_DIR = analysis.notebook_parameters(PROFILE, "", "", FIGURES_DIR)
 NOTEBOOK, DATASET = "costs", "all"

@@ -8,6 +8,7 @@ from conftest import write_fashioniq, write_shoes
 from valstudy.cli import main
 from valstudy.data import load_dataset
 from valstudy.data.check import check_dataset
+import valstudy.data.marker as marker
 import valstudy.data.standin as standin
 from valstudy.data.standin import MARKER, NOTE, referenced_images, standin_info, write_standins
 from valstudy.errors import ValstudyError
@@ -16,7 +17,7 @@ from valstudy.errors import ValstudyError
 @pytest.fixture(autouse=True)
 def forget_loaded_standins():
     yield
-    standin._loaded.clear()   # the flag is per process: later tests in this worker load real-format fixtures
+    marker._loaded.clear()   # the flag is per process: later tests in this worker load real-format fixtures
 
 
 def annotations_only(root, writer):

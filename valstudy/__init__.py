@@ -27,7 +27,7 @@ _API = {
     "rank_splits": "evaluation", "recall_at_k": "metrics", "topk": "retrieval", "gather_results": "results",
     "flops_report": "flops", "format_flops": "flops",
     # the study and the notebooks
-    "prepare": "study", "REPO": "study", "absolute": "study",
+    "prepare": "study", "REPO": "study", "absolute": "study", "profile_paths": "study",
     "SearchEngine": "search", "simulate_run": "simulate", "SearchWidget": "widget",
 }
 _MODULES = ("analysis", "plotting")

@@ -14,7 +14,7 @@ from .base import DataReport, DatasetLoader, EvalSplit, Query, Triplet
 from .fashion200k import Fashion200k
 from .fashioniq import FashionIQ
 from .shoes import Shoes
-from .standin import label_dataset
+from .marker import label_dataset
 
 DATASETS = {"fashion200k": Fashion200k, "shoes": Shoes, "fashioniq": FashionIQ}
 assert tuple(DATASETS) == DATASET_NAMES
