@@ -266,7 +266,8 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
         rising = [r for r in judged if not r["converged"]]
         gains = [r["plateau gain"] for r in judged]
         lines.append(f"- {DATASET_NAMES[ds]}: {len(judged) - len(rising)} of {len(judged)} variants end on a plateau "
-                     f"after {max(r['steps'] for r in judged)} steps (validation R@10 gain over the last 20% of the "
+                     f"after {next((r['steps'] for r in judged if r['variant'] == 'val'), max(r['steps'] for r in judged))} L_vv "
+                     f"steps (validation R@10 gain over the last 20% of the "
                      f"steps from {min(gains):+.1f} to {max(gains):+.1f} points, criterion < "
                      f"{read_json(path).get('plateau_points', 2.0):g})" + ("." if not rising else "; still rising: " +
                      ", ".join(f"{r['variant']} ({r['plateau gain']:+.1f})" for r in rising) + "."))
