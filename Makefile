@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv and install valstudy with its dev extras (torch, jupyter, papermill, nbval)
 
 test: $(STAMP) ## run the test suite, then nbval on the stored notebooks (a wiring check: VALSTUDY_PROFILE=smoke)
-	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --ignore=tests/browser
 	VALSTUDY_PROFILE=smoke $(PY) -m pytest --nbval-lax -q notebooks/*.ipynb
 
 notebooks: $(STAMP) ## sync each notebook's .py and .ipynb (jupytext), then strip the .ipynb outputs

@@ -30,10 +30,10 @@
 
 # %% tags=["parameters"]
 DATASET: str = "shoes"              # fashion200k | shoes | fashioniq
-PROFILE: str = "smoke"              # smoke (tiny data, seconds) | synthetic (the CPU study) | real (paper settings, GPU)
-DATA_ROOT: str = "build/smoke/data" # data folder of the profile (relative paths are relative to the repository)
-RUNS_ROOT: str = "build/smoke/runs" # run folders
-FIGURES_DIR: str = "build/smoke/figures"  # where figures and tables go (make study passes figures/)
+PROFILE: str = "synthetic"          # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
+DATA_ROOT: str = ""                 # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
+RUNS_ROOT: str = ""                 # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
+FIGURES_DIR: str = ""               # figures and tables; empty: the profile's (build/smoke/figures, figures/)
 TURNS: int = 5                      # turns of the simulated user
 SIM_K: int = 1                      # success: one of the top SIM_K has every attribute of the target
 
@@ -41,6 +41,7 @@ SIM_K: int = 1                      # success: one of the top SIM_K has every at
 NOTEBOOK = "beyond"
 from valstudy import analysis, plotting, prepare
 
+PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
 study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
 FIG = study.figures_dir
 figures = []  # every figure this notebook writes, recorded at the end

@@ -24,10 +24,10 @@
 
 # %% tags=["parameters"]
 DATASET: str = "shoes"              # fashion200k | shoes | fashioniq
-PROFILE: str = "smoke"              # smoke (tiny data, seconds) | synthetic (the CPU study) | real (paper settings, GPU)
-DATA_ROOT: str = "build/smoke/data" # data folder of the profile (relative paths are relative to the repository)
-RUNS_ROOT: str = "build/smoke/runs" # run folders
-FIGURES_DIR: str = "build/smoke/figures"  # where figures and tables go (make study passes figures/)
+PROFILE: str = "synthetic"          # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
+DATA_ROOT: str = ""                 # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
+RUNS_ROOT: str = ""                 # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
+FIGURES_DIR: str = ""               # figures and tables; empty: the profile's (build/smoke/figures, figures/)
 RUN: str = ""                       # a run folder to search with; empty: the study's VAL run, seed 0
 K: int = 8                          # results shown per turn
 LOG: str = "build/search_log.jsonl" # the JSON-lines log of every search and click
@@ -38,6 +38,7 @@ from pathlib import Path
 
 from valstudy import SearchWidget, absolute, analysis, prepare
 
+PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
 if RUN:
     run_dir, FIG = Path(RUN), absolute(FIGURES_DIR)
 else:

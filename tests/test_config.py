@@ -48,7 +48,7 @@ def test_overrides_parse_as_the_field_type():
     assert cfg.model.extra == {"a": 1} and cfg.model.glove_path is None and cfg.side_info_root == "x"
     assert get_config("shoes_synth", {"keep_checkpoints": [5]}).keep_checkpoints == (5,)
     assert CONFIGS["shoes_synth"].keep_checkpoints == ()  # overrides never change the named configuration
-    with pytest.raises(ValstudyError, match="model.method 'nope' unknown"):
+    with pytest.raises(ValstudyError, match="model.method='nope': not allowed"):
         get_config("shoes_synth", ["model.method=nope"])
     with pytest.raises(ValstudyError, match="--set steps=many"):
         get_config("shoes_synth", ["steps=many"])

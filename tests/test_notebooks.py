@@ -56,12 +56,17 @@ def test_datasets(tmp_path):
 def test_training(tmp_path):
     rec, _ = execute("training", tmp_path, DATASET="shoes")
     assert rec["steps"] == SMOKE.steps
+    every = SMOKE.steps // SMOKE.evaluations
     steps = [e["step"] for e in rec["evaluations"]]
-    # evaluations every eval_every steps during training, then the final one from results.json
-    assert steps == list(range(SMOKE.eval_every, SMOKE.steps, SMOKE.eval_every)) + [SMOKE.steps]
-    for e in rec["evaluations"]:
-        recalls = [v for k, v in e.items() if "R@" in k]
-        assert len(recalls) == 2 * 3 and all(recall_ok(v) for v in recalls)  # 2 protocols x R@1/10/50
+    # validation evaluations every steps / evaluations steps (the last at the final step), then the final test one
+    assert steps == list(range(every, SMOKE.steps + 1, every)) + [SMOKE.steps]
+    for e in rec["evaluations"][:-1]:
+        recalls = {k: v for k, v in e.items() if "R@" in k and v == v}
+        assert sorted(recalls) == ["validation R@1", "validation R@10", "validation R@50"]
+        assert all(recall_ok(v) for v in recalls.values())
+    variants = {r["variant"] for r in rec["convergence"]}
+    assert variants == set(SMOKE.methods) | set(SMOKE.ablations)
+    assert {r["variant"] for r in rec["validation_curves"]} == variants
     assert math.isfinite(rec["final_loss"]) and rec["final_loss"] > 0
 
 
@@ -127,7 +132,8 @@ def test_qualitative(tmp_path):
 def test_attention(tmp_path):
     rec, _ = execute("attention", tmp_path, DATASET="shoes")
     assert rec["regions"] is True and rec["levels"] == ["low", "mid", "high"]
-    assert sorted(rec["figures"]) == ["attention_shoes_maps.png", "attention_shoes_region.png"]
+    assert sorted(rec["figures"]) == ["attention_shoes_maps.png", "attention_shoes_region.png", "attention_shoes_training.png"]
+    assert {r["seed"] for r in rec["along_training"]} == {0} and set(rec["image_dependence"]) == {"spatial", "self"}
     assert 0 < rec["queries_with_region"] <= rec["queries"]
     for level, m in rec["region_mass"].items():
         assert 0 < m["queries"] <= rec["queries_with_region"]

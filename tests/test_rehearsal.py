@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-import valstudy.data.standin as standin
+import valstudy.data.marker as marker
 from valstudy.config import PROFILES
 from valstudy.data.standin import NOTE, write_standins
 from valstudy.data.synth import synthesize
@@ -14,7 +14,7 @@ from valstudy.study.runner import ensure_data, ensure_runs
 @pytest.fixture(autouse=True)
 def forget_loaded_standins():
     yield
-    standin._loaded.clear()
+    marker._loaded.clear()
 
 
 def test_rehearsal_runs_the_paper_configurations_tiny_on_stand_ins(tmp_path, capsys):

@@ -130,7 +130,7 @@ def test_eval_of_one_protocol_keeps_the_others(run_copy, capsys):
     path = run_copy / "results.json"
     res = json.loads(path.read_text())
     assert [r["protocol"] for r in res["splits"]] == ["default", "dedup"]
-    fresh = {r["protocol"]: r for r in res["splits"]}
+    fresh = {r["protocol"]: dict(r) for r in res["splits"]}
     for r in res["splits"]:
         r["R@1"] = -7.0                     # marks: a kept entry keeps it, a recomputed one loses it
     path.write_text(json.dumps(res))

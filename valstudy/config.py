@@ -224,6 +224,7 @@ def validate_values(cfg) -> None:
 
     _check_types(cfg)
     d = cfg.data
+    _choice("data.dataset", d.dataset, DATASETS)
     if not d.root:
         raise _bad("data.root", d.root, "the dataset folder")
     _range("data.image_size", d.image_size, MIN_IMAGE_SIZE.get(cfg.model.backbone, 16))

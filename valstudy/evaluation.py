@@ -111,7 +111,8 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:
         keys = [k for k in sel[0] if k.startswith("R@")]
         means = {k: sum(r[k] for r in sel) / len(sel) for k in keys}
         means["mean"] = sum(means.values()) / len(keys)
-        extra = [k for k in sel[0] if k.startswith(("valid@", "precision@", "refsim@"))]
+        # the metrics every split of the protocol has (a split whose gallery is shorter than k has no precision@k)
+        extra = [k for k in sel[0] if k.startswith(("valid@", "precision@", "refsim@")) and all(k in r for r in sel)]
         means.update({k: sum(r[k] for r in sel) / len(sel) for k in extra})
         out[protocol] = means
     return out

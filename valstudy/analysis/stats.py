@@ -228,6 +228,7 @@ def results_table(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> lis
     figures_dir = Path(figures_dir)
     records = {ds: read_json(figures_dir / f"results_{ds}.json") for ds in datasets
                if (figures_dir / f"results_{ds}.json").is_file()}
+    records = {ds: rec for ds, rec in records.items() if rec.get("table")}  # records older than the table: none
     if not records:
         return []
     head, cols, methods = ["method"], [], []
