@@ -34,14 +34,24 @@ def ensure_data(dataset: str, profile: Profile, root: str | Path, seed: int = 0,
         from ..data.check import check_dataset, format_report
         print(format_report(check_dataset(dataset, target, images=check_images)), flush=True)
         return target
-    world = target / "extras" / "world.json"
-    if world.is_file():
-        w = read_json(world)
-        if w.get("size") == profile.data_size and w.get("seed") == seed:
-            return target
     from ..data.synth import synthesize
-    synthesize(dataset, target, size=profile.data_size, seed=seed)
-    return target
+    from ..locks import FolderBusyError
+
+    world = target / "extras" / "world.json"
+    deadline = time.time() + 900
+    while True:
+        # Another process (a second notebook, a test worker) may be generating this very folder: wait for it.
+        if world.is_file() and not (target / ".synth-in-progress.json").exists():
+            w = read_json(world)
+            if w.get("size") == profile.data_size and w.get("seed") == seed:
+                return target
+        try:
+            synthesize(dataset, target, size=profile.data_size, seed=seed)
+            return target
+        except FolderBusyError:
+            if time.time() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 def _evaluation_version() -> int:
