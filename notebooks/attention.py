@@ -164,8 +164,8 @@ dependence_table.round(3)
 along = []
 for spec in [s for s in study.specs if s.labels == {"experiment": "methods", "variant": "val"}]:
     run_dir = study.run_dir(spec.name)
-    m_i, ds_i, vocab_i, cfg_i = load_run(run_dir)
-    table = analysis.attention_along_training(run_dir, ds_i, queries, masks, vocab_i, cfg_i)
+    # the seeds' VAL runs share the dataset, vocabulary and model shape of the seed-0 run loaded above
+    table = analysis.attention_along_training(run_dir, ds, queries, masks, vocab, cfg)
     along.append(table.assign(seed=spec.config.seed))
 along = pd.concat(along, ignore_index=True) if along else pd.DataFrame()
 if regions and not along.empty:
