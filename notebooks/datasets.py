@@ -94,6 +94,26 @@ save(plotting.top_words_bar(words, f"{DATASET}: 25 most frequent words of the tr
                                    f"(function words left out; {PROFILE} data)"), "vocabulary")
 
 # %% [markdown]
+# ## 4. What the world asks of spatial attention
+#
+# VAL's joint-attention stream gates the reference's features with a spatial map (the paper's Section 3.2), which the
+# paper credits with attending to the region the text talks about (its Fig. 4). A synthetic world can say how much
+# such a map has to do: how often a pair changes only a local part (a sleeve, a heel) rather than the whole garment
+# (colour, shade, texture), and how large each part is in cells of the three feature maps (the small backbone's
+# 16 x 16, 8 x 8 and 4 x 4 at 64 px). **What to look for:** a part smaller than one cell of a level cannot be
+# localised at that level; a part of several cells at the low level can. Real data has no part masks, so this section
+# is empty there.
+
+# %%
+locality = analysis.change_locality(study.data_dir)
+if locality is None:
+    print("no part masks (real data): the world's locality cannot be measured")
+else:
+    print(f"{locality['pairs']} pairs: {locality['only_local']:.0%} change only local parts, "
+          f"{locality['some_local']:.0%} at least one; part areas at {locality['image_size']} px:")
+    display(locality["parts"].round(3))
+
+# %% [markdown]
 # ### Summary
 #
 # Generated from the counts above:
@@ -115,4 +135,6 @@ _ = analysis.record(FIG, NOTEBOOK, DATASET, {
     "profile": PROFILE, "counts": ds.report.counts, "paper_counts": analysis.PAPER_COUNTS[DATASET],
     "texts": {k: len(v) for k, v in texts.items()}, "mean_words": mean_words,
     "vocabulary_size": len(vocabulary), "top_words": words,
+    "change_locality": None if locality is None else {
+        **{k: v for k, v in locality.items() if k != "parts"}, "parts": locality["parts"].to_dict("index")},
     "examples": [{k: e[k] for k in ("reference", "text", "target")} for e in examples], "figures": figures})

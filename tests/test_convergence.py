@@ -35,3 +35,11 @@ def test_rising_curves_are_not_converged_and_flat_ones_are(tmp_path):
     assert table.loc["flat", "converged"] and table.loc["flat", "seeds"] == 3
     assert table.loc["flat", "final validation R@10"] == 63
     assert list(validation_curve(flat[0])["step"]) == list(range(10, 101, 10))
+
+
+def test_runs_without_validation_evaluations_give_rows_that_judge_nothing(tmp_path):
+    (tmp_path / "short").mkdir()
+    (tmp_path / "short" / "metrics.jsonl").write_text(json.dumps({"step": 2, "loss": 0.3}) + "\n")
+    table = convergence_table({"val": [tmp_path / "short"], "tirg": [tmp_path / "short"]}).set_index("variant")
+    assert list(table["seeds"]) == [0, 0] and not table["converged"].any()
+    assert table["plateau gain"].isna().all()  # the rehearsal's two-step runs: the training chapter says so

@@ -195,3 +195,32 @@ def test_changed_regions_maps_attributes_to_part_masks(tmp_path):
     assert regions.mask("women/a.jpeg", "c", "red").tolist() == [[False, True], [True, True]]
     assert regions.mask("women/a.jpeg", "d", "no sleeves") is None  # the part is absent from this image
     assert regions.mask("women/a.jpeg", "zzz", "?") is None  # no such pair
+
+
+def test_change_locality_counts_local_changes_and_part_areas(tmp_path):
+    import json
+
+    import numpy as np
+
+    from valstudy import analysis
+
+    assert analysis.change_locality(tmp_path) is None  # real data: no extras
+    extras = tmp_path / "extras"
+    extras.mkdir()
+    (extras / "parts.json").write_text(json.dumps({"parts": ["background", "body", "hem"], "attribute_part": {
+        "colour": "foreground", "hem": "hem"}}))
+    (extras / "pairs.json").write_text(json.dumps([
+        {"reference": "a", "target": "b", "text": "longer", "changed": ["hem"]},
+        {"reference": "a", "target": "b", "text": "is longer", "changed": ["hem"]},  # the same pair, other text
+        {"reference": "a", "target": "c", "text": "red", "changed": ["colour"]},
+        {"reference": "b", "target": "c", "text": "red and short", "changed": ["colour", "hem"]},
+        {"reference": "c", "target": "a", "text": "a dress", "changed": ["category"]}]))  # no attribute: left out
+    np.savez(extras / "regions.npz", a=np.array([[0, 1], [1, 2]], dtype=np.uint8),
+             b=np.array([[0, 1], [1, 1]], dtype=np.uint8))
+    got = analysis.change_locality(tmp_path, feature_sizes=(2,))
+    assert got["pairs"] == 3 and got["image_size"] == 2
+    assert got["only_local"] == pytest.approx(1 / 3) and got["some_local"] == pytest.approx(2 / 3)
+    hem = got["parts"].loc["hem"]
+    assert hem["images showing it"] == 0.5 and hem["area share"] == 0.25 and hem["pixels"] == 1.0
+    assert hem["cells of 2x2"] == 1.0
+    assert "body" not in got["parts"].index  # no attribute lives on the body alone

@@ -117,3 +117,20 @@ def test_prepare_announces_missing_runs_in_one_line(tmp_path, monkeypatch, capsy
     prepare("shoes", "smoke", tmp_path / "data", tmp_path / "runs", tmp_path / "figures")
     assert capsys.readouterr().out == ""  # everything reused: nothing to say
     assert "smoke" in describe_pending(study.specs, PROFILES["smoke"], tmp_path / "runs")
+
+
+def test_a_failing_notebook_is_one_line_naming_it_and_its_cell(tmp_path, monkeypatch):
+    import papermill as pm
+
+    from valstudy.study import execute_notebooks
+
+    def fail(*args, **kwargs):
+        raise pm.PapermillExecutionError(5, 6, "x = t['plateau gain']", "KeyError", "'plateau gain'", [])
+
+    monkeypatch.setattr(pm, "execute_notebook", fail)
+    with pytest.raises(ValstudyError) as e:
+        execute_notebooks("smoke", tmp_path, tmp_path, tmp_path, tmp_path / "out", datasets=("shoes",),
+                          notebooks=("training",))
+    message = str(e.value)
+    assert "\n" not in message and "notebook training [shoes]" in message and "In [6]" in message
+    assert "KeyError: 'plateau gain'" in message and str(tmp_path / "out" / "training_shoes.ipynb") in message

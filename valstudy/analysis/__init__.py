@@ -8,7 +8,8 @@ intervals, the sentences of the findings; results and ablations), ``attention``,
 notebook's profile and folders.
 """
 from .common import PAPER_COUNTS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS, ABLATION_GROUPS, STOPWORDS, record
-from .datasets import dataset_counts, describe, anatomy_examples, texts_by_split, caption_lengths, top_words
+from .datasets import (dataset_counts, describe, anatomy_examples, texts_by_split, caption_lengths, top_words,
+    change_locality)
 from .runs import (training_curves, recall_columns, summary_table, protocol_bars, paper_table,
     rank_queries, pick_examples, with_images)
 from .attention import (attention_maps, unique_queries, pick_attention_examples, attention_rows, upsample,
@@ -22,7 +23,7 @@ from .beyond import ensure_valid_results, metric_table, vagueness_table, simulat
 
 __all__ = [
     "PAPER_COUNTS", "PAPER_LABEL", "PAPER_RESULTS", "VARIANT_LABELS", "ABLATION_GROUPS", "STOPWORDS", "record",
-    "dataset_counts", "describe", "anatomy_examples", "texts_by_split", "caption_lengths", "top_words",
+    "dataset_counts", "describe", "anatomy_examples", "texts_by_split", "caption_lengths", "top_words", "change_locality",
     "training_curves", "recall_columns", "summary_table", "protocol_bars", "paper_table", "ablation_table",
     "rank_queries", "pick_examples", "with_images", "attention_maps", "unique_queries",
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "image_dependence",

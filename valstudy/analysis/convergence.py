@@ -65,8 +65,9 @@ def convergence_table(runs: dict[str, list[str | Path]], metric: str = "R@10",
     for variant, dirs in runs.items():
         curves = [validation_curve(d, metric) for d in dirs]
         curves = [c for c in curves if not c.empty]
-        if not curves:
-            rows.append({"variant": variant, "seeds": 0})
+        if not curves:  # no validation evaluations (e.g. the rehearsal's two-step runs): a row that judges nothing
+            rows.append({"variant": variant, "seeds": 0, "steps": np.nan, f"final validation {metric}": np.nan,
+                         "plateau gain": np.nan, "converged": False})
             continue
         mean = pd.concat(curves).groupby("step", as_index=False)[metric].mean()
         gain = plateau_gain(mean, metric)

@@ -66,3 +66,44 @@ def top_words(texts: list[str], n: int = 25, stopwords=STOPWORDS) -> list[tuple[
     """The ``n`` most frequent tokens (ties broken alphabetically), function words left out."""
     c = Counter(w for t in texts for w in tokenize(t) if w not in stopwords)
     return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def change_locality(data_dir, feature_sizes=(16, 8, 4)) -> dict:
+    """What the synthetic world asks of spatial attention: how often a pair's change is local, and how large parts are.
+
+    From the world's extras (``pairs.json``, ``parts.json``, ``regions.npz``; synthetic data only, None on real
+    data). Returns ``pairs`` (training and test pairs), ``only_local`` / ``some_local`` (the share of pairs whose
+    changed attributes all / partly live on a part smaller than the garment) and a table ``parts`` with, per part,
+    the share of images showing it and its mean area where shown: as a share of the image, in pixels and in cells of
+    each feature map (``feature_sizes``: the small backbone's 16 x 16, 8 x 8 and 4 x 4 at 64 px).
+    """
+    from .attention import ChangedRegions
+
+    world = ChangedRegions.load(data_dir)
+    if world is None:
+        return None
+    local = {a for a, part in world.attribute_part.items() if part != "foreground"}
+    changes = [[a for a in changed if a != "category"] for changed in _unique_changes(world)]
+    changes = [c for c in changes if c]
+    maps = [world.regions[k] for k in world.regions.files]
+    rows = []
+    for i, part in enumerate(world.parts):
+        if part == "background" or part not in world.attribute_part.values():
+            continue
+        areas = np.array([(m == i).mean() for m in maps])
+        shown = areas[areas > 0]
+        row = {"part": part, "images showing it": len(shown) / len(maps),
+               "area share": float(shown.mean()) if len(shown) else 0.0,
+               "pixels": float(shown.mean() * maps[0].size) if len(shown) else 0.0}
+        for s in feature_sizes:
+            row[f"cells of {s}x{s}"] = row["area share"] * s * s
+        rows.append(row)
+    return {"pairs": len(changes),
+            "only_local": sum(all(a in local for a in c) for c in changes) / max(len(changes), 1),
+            "some_local": sum(any(a in local for a in c) for c in changes) / max(len(changes), 1),
+            "image_size": int(maps[0].shape[0]), "parts": pd.DataFrame(rows).set_index("part")}
+
+
+def _unique_changes(world) -> list[list[str]]:
+    """Each (reference, target) pair's changed attributes once (``ChangedRegions`` also keys them by text)."""
+    return [v for k, v in world.pairs.items() if len(k) == 2]

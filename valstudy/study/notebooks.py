@@ -86,8 +86,12 @@ def execute_notebooks(profile: str, data: Path, runs: Path, figures: Path, out: 
             params = {"PROFILE": profile, "FIGURES_DIR": str(figures)}
             if nb in PER_DATASET:  # the costs notebook reads no data and no runs
                 params.update(DATASET=ds, DATA_ROOT=str(data), RUNS_ROOT=str(runs))
-            pm.execute_notebook(str(REPO / "notebooks" / f"{nb}.ipynb"), str(target), parameters=params,
-                                cwd=str(REPO), progress_bar=False, kernel_name="python3")
+            try:
+                pm.execute_notebook(str(REPO / "notebooks" / f"{nb}.ipynb"), str(target), parameters=params,
+                                    cwd=str(REPO), progress_bar=False, kernel_name="python3")
+            except pm.PapermillExecutionError as e:  # one line; the executed copy keeps the whole traceback
+                raise ValstudyError(f"notebook {nb} [{ds}]: cell In [{e.exec_count}] raised {e.ename}: {e.evalue} "
+                                    f"(the traceback is in {target})") from None
             if executed is not None:
                 atomic_write(executed / target.name, lambda f, src=target: f.write(src.read_bytes()), mode="wb")
             print(f"notebook {nb} [{ds}]: {time.time() - t0:.0f} s", flush=True)
