@@ -112,3 +112,16 @@ def test_valid_at_k_bounds_recall_on_synthetic_data(tmp_path, name):
 
 def test_real_data_has_no_valid_targets(tmp_path):
     assert ValidTargets.load(tmp_path) is None
+
+
+def test_vagueness_figure_on_real_data_says_there_are_no_styles():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from valstudy import plotting
+
+    fig = plotting.vagueness_bars(pd.DataFrame(), 10, "fashioniq")  # real data: the table has no rows, no columns
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(texts) == 1 and "no caption styles" in texts[0]

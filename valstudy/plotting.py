@@ -436,7 +436,14 @@ def success_curves(table, title: str):
 
 def vagueness_bars(table, k: int, title: str):
     """R@k (hatched) beside valid@k (solid) per caption style, one colour per method (``table``: columns method,
-    style, R@k, valid@k)."""
+    style, R@k, valid@k). An empty table (real data: no attributes, no caption styles) gives a figure that says so."""
+    if len(table) == 0 or "style" not in table:
+        fig, ax = plt.subplots(figsize=(5.5, 1.6))
+        ax.text(0.5, 0.5, "no caption styles: valid@k needs the synthetic world's attributes", ha="center",
+                va="center")
+        ax.set_axis_off()
+        ax.set_title(title)
+        return fig
     styles = list(dict.fromkeys(table["style"]))
     methods = list(dict.fromkeys(table["method"]))
     fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(styles) * max(len(methods), 2) / 2.5), 3.6))
