@@ -90,13 +90,22 @@ save(plotting.vagueness_bars(vague, K, f"{DATASET}, protocol '{protocol}': R@{K}
 # `SIM_K` results had every attribute of the target at some turn <= T (non-decreasing in T by construction).
 
 # %%
-sim = analysis.simulation_table(runs, turns=TURNS, k=SIM_K)
-sim.unstack("T")["mean"].round(1)
+import pandas as pd
+
+world = (study.data_dir / "extras" / "attributes.json").is_file()  # only the synthetic world knows the attributes
+if world:
+    sim = analysis.simulation_table(runs, turns=TURNS, k=SIM_K)
+    display(sim.unstack("T")["mean"].round(1))
+else:
+    sim = pd.DataFrame()
+    print(f"{study.data_dir}: no extras/attributes.json (real data): the simulated user needs the synthetic world's "
+          "attributes, so this section is empty")
 
 # %%
-seeds = int(sim["seeds"].max())
-save(plotting.success_curves(sim, f"{DATASET}: simulated user, success within T turns (top {SIM_K}; "
-                                  f"{seeds} seed{'s' if seeds > 1 else ''}, {PROFILE} profile)"), "simulation")
+if world:
+    seeds = int(sim["seeds"].max())
+    save(plotting.success_curves(sim, f"{DATASET}: simulated user, success within T turns (top {SIM_K}; "
+                                      f"{seeds} seed{'s' if seeds > 1 else ''}, {PROFILE} profile)"), "simulation")
 
 # %%
 analysis.record(FIG, NOTEBOOK, DATASET, {
