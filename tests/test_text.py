@@ -26,6 +26,10 @@ def test_batch_pads_with_lengths():
     assert batch.tokens.tolist() == [[1, 2, 3], [4, 0, 0]]
     assert batch.lengths.tolist() == [3, 1]
     assert pad_tokens([[5], [6, 7]]).tokens.tolist() == [[5, 0], [6, 7]]
+    padded = v.batch(["d"], length=3)   # a DDP rank's slice padded to the global batch's longest text
+    assert padded.tokens.tolist() == [[4, 0, 0]] and padded.lengths.tolist() == [1]
+    with pytest.raises(ValueError, match="shorter than the longest"):
+        pad_tokens([[5, 6]], length=1)
 
 
 def test_glove_reads_known_words_and_randomises_the_rest(tmp_path):

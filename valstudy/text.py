@@ -3,8 +3,9 @@
 - Captions are lower-cased; punctuation becomes word tokens as TIRG and VAL do
   (``.`` -> ``dotmark``, ``?`` -> ``questionmark``, ``&`` -> ``andmark``, ``*`` -> ``starmark``);
   other punctuation separates words.
-- ``<UNK>`` has index 0. Padded positions also hold 0; a :class:`TextBatch` carries the true lengths,
-  so padded steps never reach the text encoder's max-over-time.
+- ``<UNK>`` has index 0. Padded positions also hold 0; a :class:`TextBatch` carries the true lengths, and the text
+  encoder's max-over-time counts each padded step as a zero output (the authors' code), so a text's feature depends
+  on the padded length of its batch: DDP ranks pad their slices to the global batch's longest text.
 - ``min_count`` maps rare words to ``<UNK>`` (the code uses 2 at test time for Shoes and FashionIQ).
 """
 from __future__ import annotations
@@ -46,10 +47,17 @@ class TextBatch(NamedTuple):
         return TextBatch(self.tokens.to(device), self.lengths.to(device))
 
 
-def pad_tokens(seqs: Sequence[Sequence[int]]) -> TextBatch:
-    """Token id lists -> TextBatch(tokens (B, T) padded with 0, lengths (B,))."""
+def pad_tokens(seqs: Sequence[Sequence[int]], length: int | None = None) -> TextBatch:
+    """Token id lists -> TextBatch(tokens (B, T) padded with 0, lengths (B,)).
+
+    T is the longest list's length, or ``length`` when given (at least the longest: a DDP rank pads its slice to
+    the global batch's longest text, as one process holding the whole batch would).
+    """
     lengths = torch.tensor([max(len(s), 1) for s in seqs], dtype=torch.long)
-    tokens = torch.zeros(len(seqs), int(lengths.max()) if len(seqs) else 1, dtype=torch.long)
+    longest = int(lengths.max()) if len(seqs) else 1
+    if length is not None and length < longest:
+        raise ValueError(f"pad_tokens: length={length} is shorter than the longest text ({longest} tokens)")
+    tokens = torch.zeros(len(seqs), longest if length is None else length, dtype=torch.long)
     for i, s in enumerate(seqs):
         tokens[i, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
     return TextBatch(tokens, lengths)
@@ -91,9 +99,9 @@ class Vocabulary:
             ids.append(i)
         return ids or [0]
 
-    def batch(self, texts: Sequence[str], min_count: int = 1) -> TextBatch:
-        """Encode and pad a list of strings into a :class:`TextBatch`."""
-        return pad_tokens([self.encode(t, min_count) for t in texts])
+    def batch(self, texts: Sequence[str], min_count: int = 1, length: int | None = None) -> TextBatch:
+        """Encode and pad a list of strings into a :class:`TextBatch` (padded to ``length`` if given)."""
+        return pad_tokens([self.encode(t, min_count) for t in texts], length)
 
     def state_dict(self) -> dict:
         return {"words": list(self.words), "counts": dict(self.counts)}

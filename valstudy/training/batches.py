@@ -3,8 +3,14 @@
 The batch of step ``s`` depends only on ``(seed, s)``: the epoch ``s // steps_per_epoch`` fixes the triplet list
 (Fashion200k re-samples its targets each epoch) and a seeded permutation of it; the augmentation of each image uses a
 generator seeded from ``(seed, s)``. So an interrupted run that resumes at step ``s`` sees exactly the batches an
-uninterrupted run would, whatever the number of loader workers, and ``torchrun`` ranks each take their slice of the
-same global batch.
+uninterrupted run would, whatever the number of loader workers.
+
+Under ``torchrun`` rank r takes rows ``r * B / world`` to ``(r + 1) * B / world`` of the same global batch, so the
+features gathered rank 0 first (``distributed.gather_batch``) are the global batch's rows in order, and its texts are
+padded to the global batch's longest text: the text encoder's max over time counts padded steps as zeros (the
+authors' code), so a rank padding only to its own longest text would encode its longest texts differently from one
+process holding the whole batch (issue 9). Random augmentation is drawn per rank (seeded from ``(seed, s, rank)``),
+so with flips or random crops on, the ranks' draws are not the single process's draws.
 """
 from __future__ import annotations
 
@@ -59,15 +65,19 @@ class StepBatches(Dataset):
             self._order = torch.randperm(len(self._triplets), generator=g).tolist()
             self._epoch = epoch
         idx = self._order[offset * self.batch_size:(offset + 1) * self.batch_size]
-        return [self._triplets[i] for i in idx[self.rank::self.world_size]]
+        return [self._triplets[i] for i in idx]  # the global batch, all ranks' rows
 
     def __getitem__(self, step: int) -> tuple[torch.Tensor, TextBatch, torch.Tensor]:
-        batch = self._select(step)
+        everyone = self._select(step)
+        rows = self.batch_size // self.world_size  # the trainer checks that the global batch divides evenly
+        batch = everyone[self.rank * rows:(self.rank + 1) * rows]  # this rank's contiguous slice
         # The augmentation draws from the global generator, seeded here from (seed, step, rank) inside fork_rng so the
         # training loop's own random state (dropout) is untouched.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_mix(self.seed, step, self.rank, 29))
             refs = torch.stack([self.transform(load_image_cached(self.image_path(t.reference))) for t in batch])
             tgts = torch.stack([self.transform(load_image_cached(self.image_path(t.target))) for t in batch])
-        texts = self.vocab.batch([t.text for t in batch])
+        # Padded to the global batch's longest text, as one process holding every rank's rows pads them.
+        longest = max(len(self.vocab.encode(t.text)) for t in everyone)
+        texts = self.vocab.batch([t.text for t in batch], length=longest)
         return refs, texts, tgts  # (B, 3, H, W), TextBatch, (B, 3, H, W)
