@@ -304,7 +304,7 @@ def _paper() -> dict[str, TrainConfig]:
 # The synthetic step budgets are the study's (the synthetic profile trains each run for its dataset's budget).
 CONFIGS: dict[str, TrainConfig] = {
     **_paper(),
-    "fashion200k_synth": _synth("fashion200k", 800),
+    "fashion200k_synth": _synth("fashion200k", 1200),
     "shoes_synth": _synth("shoes", 1200),
     "fashioniq_synth": _synth("fashioniq", 1200),
 }

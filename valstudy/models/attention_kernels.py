@@ -7,8 +7,8 @@ Both compute what the explicit formulas in ``composite_transformer.py`` compute 
   ``scaled_dot_product_attention``. On the CPU in training, SDPA's fused kernels do not take ``dropout_p`` (torch
   falls back to its unfused formula) and the (n, n) weights of the low level (256 x 256 per head at 64 px) overflow the
   cache, so :class:`_ChunkedDropoutAttention` walks the batch in cache-sized chunks, draws the dropout mask from 16
-  random bits per weight (torch's ``bernoulli_`` costs several times more) and recomputes the weights in backward
-  instead of keeping them.
+  random bits per weight with one comparison (torch's ``bernoulli_`` costs several times more), keeps the weights
+  and the dropped weights for backward, and goes back through dropout and softmax in three passes.
 * :func:`map_conv_matrix` turns a one-channel convolution whose kernel covers the whole h x w map into one
   (hw, hw) matrix, so the spatial gate is a matrix product instead of an h x w convolution.
 """
@@ -36,15 +36,15 @@ def dropout_keep_mask(shape: tuple[int, ...], p: float, generator: np.random.Gen
 
     The bits come from ``generator``'s bit generator, 64 at a time (numpy's PCG64 gives them about twice as fast as
     torch's CPU generator, and 16 bits per entry cost a sixth of ``bernoulli_``): the same seed gives the same mask.
-    ``out`` (float32) is an optional buffer to write into.
+    One comparison writes the mask: an entry is dropped when its bits, read as an int16, are among the lowest
+    round(p * 2^16) values. ``out`` (float32) is an optional buffer to write into.
     """
     n = math.prod(shape)
     words = torch.from_numpy(generator.bit_generator.random_raw((n + 3) // 4).view(np.int64))
+    bits = words.view(torch.int16)[:n].view(shape)  # uniform integers in [-2^15, 2^15)
+    threshold = round(p * (1 << _MASK_BITS)) - (1 << (_MASK_BITS - 1))
     mask = torch.empty(shape, dtype=torch.float32) if out is None else out
-    mask.copy_(words.view(torch.int16)[:n].view(shape))  # uniform integers in [-2^15, 2^15)
-    dropped = round(p * (1 << _MASK_BITS))  # the lowest ``dropped`` of the 2^16 values drop the weight
-    # bits + 2^15 - dropped + 1 is <= 0 exactly for dropped values, >= 1 for kept ones: clamp to {0, 1}.
-    return mask.add_(float((1 << (_MASK_BITS - 1)) - dropped + 1)).clamp_(0.0, 1.0)
+    return torch.ge(bits, threshold, out=mask)
 
 
 def mask_generator(seed: int) -> np.random.Generator:
@@ -66,7 +66,7 @@ def _buffer(name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float3
 
 
 class AttentionStore:
-    """Buffers in which a module's forward leaves its attention weights and masks for its backward.
+    """Buffers in which a module's forward leaves its attention weights P and dropped weights P * mask for backward.
 
     Reused from step to step (fresh multi-MiB tensors cost page faults every step). Each forward stamps a new
     version; a backward whose forward was overwritten since (two forwards, then two backwards) recomputes instead.
@@ -74,11 +74,11 @@ class AttentionStore:
     """
 
     def __init__(self):
-        self.version, self.weights, self.masks = 0, None, None
+        self.version, self.weights, self.dropped = 0, None, None
 
-    def claim(self, shape: tuple[int, ...], dtype: torch.dtype, masks: bool) -> int:
+    def claim(self, shape: tuple[int, ...], dtype: torch.dtype, dropout: bool) -> int:
         n = math.prod(shape)
-        for name, needed in (("weights", True), ("masks", masks)):
+        for name, needed in (("weights", True), ("dropped", dropout)):
             buf = getattr(self, name)
             if needed and (buf is None or buf.numel() < n or buf.dtype != dtype):
                 setattr(self, name, torch.empty(n, dtype=dtype))
@@ -92,25 +92,39 @@ class AttentionStore:
         return AttentionStore()
 
     def __getstate__(self):
-        return {"version": 0, "weights": None, "masks": None}
+        return {"version": 0, "weights": None, "dropped": None}
 
 
 class _ChunkedDropoutAttention(torch.autograd.Function):
     """out = V (P * mask / keep)^T for q, k, v in (B, heads, d, n) on the CPU, q already scaled by 1/sqrt(d).
 
     The batch is walked in chunks whose (n, n) weights fit in cache. Forward writes each chunk's weights P and
-    mask into ``store`` (an :class:`AttentionStore`, or None); backward reads them back, or, when the store holds a
-    later forward's, recomputes P and redraws the mask from the same seed.
+    dropped weights D = P * mask into ``store`` (an :class:`AttentionStore`, or None); backward reads them back, or,
+    when the store holds a later forward's, recomputes them and redraws the mask from the same seed. Backward through
+    the dropout and the softmax in three passes: with G = dL/dD, dL/dscores = D * G - P * rowsum(D * G)
+    (since P * (G * mask) = D * G, and mask is 0 or 1).
     """
 
     @staticmethod
-    def _chunk_weights(q, k, sl, gen, p, w, m):
-        """P (and the mask) of the batch slice ``sl`` into the (b*heads, n, n) buffers w (and m)."""
+    def _chunk_weights(q, k, sl, gen, p, w, dropped):
+        """P (and D = P * mask) of the batch slice ``sl`` into the (b*heads, n, n) buffers w (and dropped)."""
         b, heads, d, n = q[sl].shape
         torch.bmm(q[sl].reshape(b * heads, d, n).transpose(1, 2), k[sl].reshape(b * heads, d, n), out=w)
         torch._softmax(w, -1, False, out=w)  # in place: rows sum to 1
         if gen is not None:
-            dropout_keep_mask(tuple(w.shape), p, gen, out=m)
+            mask = dropout_keep_mask(tuple(w.shape), p, gen, out=_buffer("mask", tuple(w.shape), w.dtype))
+            torch.mul(w, mask, out=dropped)
+
+    @staticmethod
+    def _buffers(store, s, b, batch, heads, n, dtype, dropout):
+        """This chunk's P and D buffers: views into ``store``, or per-thread scratch when there is none."""
+        if store is not None:
+            rows = slice(s * heads, (s + b) * heads)
+            w = store.view("weights", (batch * heads, n, n))[rows]
+            return w, store.view("dropped", (batch * heads, n, n))[rows] if dropout else w
+        shape = (b * heads, n, n)
+        w = _buffer("w", shape, dtype)
+        return w, _buffer("dropped", shape, dtype) if dropout else w
 
     @staticmethod
     def forward(ctx, q, k, v, p: float, seed: int, chunk: int, store: AttentionStore | None):
@@ -121,16 +135,9 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
         for s in range(0, batch, chunk):
             sl = slice(s, s + chunk)
             b = out[sl].shape[0]
-            shape = (b * heads, n, n)
-            if store is not None:
-                w = store.view("weights", (batch * heads, n, n))[s * heads:(s + b) * heads]
-                m = store.view("masks", (batch * heads, n, n))[s * heads:(s + b) * heads] if gen else None
-            else:
-                w, m = _buffer("w", shape, q.dtype), _buffer("mask", shape, q.dtype) if gen else None
-            _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, p, w, m)
-            if m is not None:
-                w = torch.mul(w, m, out=_buffer("dropped", shape, q.dtype))
-            torch.bmm(v[sl].reshape(b * heads, d, n), w.transpose(1, 2), out=out[sl].view(b * heads, d, n))
+            w, dropped = _ChunkedDropoutAttention._buffers(store, s, b, batch, heads, n, q.dtype, gen is not None)
+            _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, p, w, dropped)
+            torch.bmm(v[sl].reshape(b * heads, d, n), dropped.transpose(1, 2), out=out[sl].view(b * heads, d, n))
         keep = dropout_keep_probability(p)
         if keep != 1.0:
             out.mul_(1.0 / keep)
@@ -150,21 +157,17 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
             sl = slice(s, s + ctx.chunk)
             b = q[sl].shape[0]
             shape = (b * heads, n, n)
-            if stored:
-                w = ctx.store.view("weights", (batch * heads, n, n))[s * heads:(s + b) * heads]
-                m = ctx.store.view("masks", (batch * heads, n, n))[s * heads:(s + b) * heads] if ctx.p > 0 else None
-            else:
-                w, m = _buffer("w", shape, q.dtype), _buffer("mask", shape, q.dtype) if ctx.p > 0 else None
-                _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, ctx.p, w, m)
+            w, dropped = _ChunkedDropoutAttention._buffers(ctx.store if stored else None, s, b, batch, heads, n,
+                                                           q.dtype, ctx.p > 0)
+            if not stored:
+                _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, ctx.p, w, dropped)
             g = grad[sl].reshape(b * heads, d, n)
-            dw = _buffer("dw", shape, q.dtype)
-            torch.bmm(g.transpose(1, 2), v[sl].reshape(b * heads, d, n), out=dw)  # d loss / d(dropped weights)
-            dropped = w
-            if m is not None:
-                dw.mul_(m)
-                dropped = torch.mul(w, m, out=_buffer("dropped", shape, q.dtype))
             torch.bmm(g, dropped, out=dv[sl].view(b * heads, d, n))
-            torch._softmax_backward_data(dw, w, -1, w.dtype, grad_input=dw)  # in place: d loss / d scores
+            dw = _buffer("dw", shape, q.dtype)
+            torch.bmm(g.transpose(1, 2), v[sl].reshape(b * heads, d, n), out=dw)  # G = dL/dD
+            dw.mul_(dropped)  # D * G
+            rows = dw.sum(-1, keepdim=True)  # rowsum(D * G): (b*heads, n, 1)
+            dw.addcmul_(w, rows, value=-1.0)  # dL/dscores = D * G - P * rowsum(D * G)
             torch.bmm(k[sl].reshape(b * heads, d, n), dw.transpose(1, 2), out=dq[sl].view(b * heads, d, n))
             torch.bmm(q[sl].reshape(b * heads, d, n), dw, out=dk[sl].view(b * heads, d, n))
         return dq, dk, dv, None, None, None, None

