@@ -3,11 +3,14 @@
 - ``chromium``: the path of Debian's chromium (or ``$VALSTUDY_CHROMIUM``); the test is skipped, with the reason, when
   there is none or when the ``playwright`` package is missing. Playwright cannot download its own browsers here, so
   it drives this one through ``executable_path``.
-- ``browser``: one headless chromium for the session; ``page``: a fresh page per test, whose console errors and failed
-  requests are collected in ``page.problems``.
+- ``browser``: one headless chromium for the session, shared by every test (Playwright's sync API runs one event
+  loop per thread, so a test must not start a second one); ``page``: a fresh page per test, whose console errors and
+  failed requests are collected in ``page.problems``.
 - ``book``: the static site of ``make book`` (``valstudy.book``), built into a temporary folder from
   ``notebooks/executed/`` or, when the study has not written any yet, from notebooks executed there and then with the
   smoke profile.
+- ``jupyter_lab``: JupyterLab on a free localhost port with a random token (the search widget's test);
+  ``browser_timeout``: the bound on each slow step, ``$VALSTUDY_BROWSER_TIMEOUT`` seconds (default 300).
 
 Tests here run only when ``VALSTUDY_BROWSER=1`` (set by ``make test-browser``), so a plain ``pytest`` stays
 browser-free.
@@ -15,7 +18,13 @@ browser-free.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -59,7 +68,8 @@ def browser(chromium):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        b = p.chromium.launch(executable_path=chromium, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         yield b
         b.close()
 
@@ -100,16 +110,9 @@ def book(tmp_path_factory) -> Path:
     build(executed, out)
     return out
 
-# ---------------------------------------------------------------- JupyterLab on localhost (the search widget's test)
-import os as _os
-import secrets as _secrets
-import socket as _socket
-import subprocess as _subprocess
-import sys as _sys
-import time as _time
-import urllib.request as _urlreq
 
-TIMEOUT = float(_os.environ.get("VALSTUDY_BROWSER_TIMEOUT", "300"))
+# ---------------------------------------------------------------- JupyterLab on localhost (the search widget's test)
+TIMEOUT = float(os.environ.get("VALSTUDY_BROWSER_TIMEOUT", "300"))
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +122,7 @@ def browser_timeout() -> float:
 
 
 def _free_port() -> int:
-    with _socket.socket() as s:
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -127,35 +130,39 @@ def _free_port() -> int:
 @pytest.fixture
 def jupyter_lab(tmp_path):
     """Start JupyterLab on a free localhost port with a random token, serving ``tmp_path / "lab"``; yield
-    ``(base_url, token, root)``; stop it at the end. Start-up is bounded (180 s)."""
+    ``(base_url, token, root)``; stop it at the end. Start-up is bounded by ``VALSTUDY_BROWSER_TIMEOUT``."""
     root = tmp_path / "lab"
     root.mkdir()
-    port, token = _free_port(), _secrets.token_hex(16)
-    env = {**_os.environ, "PYTHONPATH": _os.pathsep.join(filter(None, [str(REPO), _os.environ.get("PYTHONPATH")])),
+    port, token = _free_port(), secrets.token_hex(16)
+    labconfig = tmp_path / "jupyter_config" / "labconfig"  # no news prompt over the widget (and no fetch: offline)
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(
+        '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
            "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter_config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
     log = open(tmp_path / "jupyterlab.log", "w")
-    proc = _subprocess.Popen([_sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
                              f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
                              "--LabApp.expose_app_in_browser=True", "--allow-root"],
-                            stdout=log, stderr=_subprocess.STDOUT, env=env, cwd=root)
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = _time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + TIMEOUT
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"JupyterLab exited with {proc.returncode}: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}")
             try:
-                with _urlreq.urlopen(f"{url}/api/status?token={token}", timeout=5):
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5):
                     break
             except OSError:
-                if _time.monotonic() > deadline:
+                if time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not answer within {TIMEOUT:.0f} s (VALSTUDY_BROWSER_TIMEOUT)")
-                _time.sleep(1)
+                time.sleep(1)
         yield url, token, root
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=30)
-        except _subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:
             proc.kill()
         log.close()

@@ -1,5 +1,5 @@
-"""The site of ``make book`` in a real headless chromium: the index lists every chapter, a chapter opens, and every
-image on both pages loads (``complete`` with a non-zero natural width)."""
+"""The site of ``make book`` in a real headless chromium: the index lists every chapter, a chapter opens from it, and
+every chapter opens with its title and images; every image loads (``complete`` with a non-zero natural width)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,4 +32,23 @@ def test_a_chapter_opens_from_the_index_with_every_image(page, book):
     images = page.evaluate("() => document.images.length")
     assert images > 0, f"{first}: a chapter without figures"
     assert page.evaluate(BROKEN_IMAGES) == [], f"{first}: images that do not load"
+    assert page.problems == []
+
+
+def test_every_chapter_opens_with_a_title_and_every_image_loads(page, book):
+    chapters = sorted(p.name for p in book.glob("*.html") if p.name != "index.html")
+    bad = {}
+    for name in chapters:
+        open_page(page, book / name)
+        problems = []
+        if page.locator("h1").count() < 1:
+            problems.append("no title")
+        if page.evaluate("() => document.images.length") == 0:
+            problems.append("no image")
+        broken = page.evaluate(BROKEN_IMAGES)
+        if broken:
+            problems.append(f"{len(broken)} images that do not load")
+        if problems:
+            bad[name] = problems
+    assert bad == {}
     assert page.problems == []

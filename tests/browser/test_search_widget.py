@@ -44,46 +44,68 @@ def _log(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.is_file() else []
 
 
-def test_widget_answers_a_typed_caption_and_a_click(chromium, notebook, browser_timeout):
-    from playwright.sync_api import sync_playwright
+# the image keys of the result tiles on the page, read from their buttons' tooltips ("<key>: make it the next ...")
+SHOWN = """() => Array.from(document.querySelectorAll('button.valstudy-result'))
+    .map(b => b.title.replace(/: make it the next reference$/, ''))"""
 
+
+def _wait_for_status(page, text: str) -> None:
+    page.wait_for_function("t => document.querySelector('.valstudy-status').innerText.includes(t)", arg=text,
+                           timeout=60_000)
+
+
+def test_widget_answers_a_typed_caption_and_a_click(browser, notebook, browser_timeout):
+    """Run All in JupyterLab, then as a person would: type a caption and press Search (the results shown are the
+    ones logged for the new turn), click the second result (it becomes the reference, the click is logged), and search
+    again from it (the next turn's results, logged with the clicked image as reference)."""
     url, token, log, record = notebook
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(f"{url}/lab/tree/search.ipynb?token={token}")
-            page.wait_for_function("""() => {
-                const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-                return k && k.status === 'idle'; }""", timeout=browser_timeout * 1000)
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            status = ".valstudy-status"
-            deadline = time.monotonic() + browser_timeout  # the notebook ends by writing its record
-            while not record.is_file():
-                assert time.monotonic() < deadline, f"the notebook did not finish within {browser_timeout:.0f} s"
-                page.wait_for_timeout(1000)
-            page.wait_for_selector(".valstudy-search-app", timeout=60_000)
-            before = _log(log)
-            assert before and before[0]["event"] == "search"  # the simulated user's session, logged
-            turn = before[-1]["turn"] + 1
-            page.locator(".valstudy-text input").fill("is red and has a higher heel")
-            page.locator("button.valstudy-search").click()
-            page.wait_for_function(f"t => document.querySelector('{status}').innerText.includes('turn ' + t + ':')",
-                                   arg=turn, timeout=60_000)
-            assert page.locator("button.valstudy-result").count() == K
-            entries = _log(log)
-            assert entries[-1]["event"] == "search" and entries[-1]["text"] == "is red and has a higher heel"
-            assert entries[-1]["turn"] == turn and len(entries[-1]["shown"]) == K and len(entries) == len(before) + 1
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.locator(".valstudy-search-app").screenshot(path=str(SCREENSHOT))
-            page.locator("button.valstudy-result").nth(1).click()
-            page.wait_for_function(f"() => document.querySelector('{status}').innerText.includes('chose #2')",
-                                   timeout=60_000)
-            click = _log(log)[-1]
-            assert click["event"] == "click" and click["rank"] == 2 and click["click"] == entries[-1]["shown"][1]
-            assert click["session"] == entries[-1]["session"]
-            assert click["click"] in page.locator(".valstudy-search-app").inner_text()  # the new reference's label
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto(f"{url}/lab/tree/search.ipynb?token={token}")
+        page.wait_for_function("""() => {
+            const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+            return k && k.status === 'idle'; }""", timeout=browser_timeout * 1000)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        deadline = time.monotonic() + browser_timeout  # the notebook ends by writing its record
+        while not record.is_file():
+            assert time.monotonic() < deadline, f"the notebook did not finish within {browser_timeout:.0f} s"
+            page.wait_for_timeout(1000)
+        page.wait_for_selector(".valstudy-search-app", timeout=60_000)
+        before = _log(log)
+        assert before and before[0]["event"] == "search"  # the simulated user's session, logged
+        assert page.evaluate(SHOWN) == [e for e in before if e["event"] == "search"][-1]["shown"]
+
+        # a typed caption: a new turn, its results on the page are the ones logged
+        turn = before[-1]["turn"] + 1
+        page.locator(".valstudy-text input").fill("is red and has a higher heel")
+        page.locator("button.valstudy-search").click()
+        _wait_for_status(page, f"turn {turn}:")
+        entries = _log(log)
+        assert len(entries) == len(before) + 1
+        search = entries[-1]
+        assert search["event"] == "search" and search["text"] == "is red and has a higher heel"
+        assert search["turn"] == turn and len(search["shown"]) == K
+        assert page.evaluate(SHOWN) == search["shown"]
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.locator(".valstudy-search-app").screenshot(path=str(SCREENSHOT))
+
+        # a click: the second result becomes the reference, and the click is logged in the same session
+        page.locator("button.valstudy-result").nth(1).click()
+        _wait_for_status(page, "chose #2")
+        click = _log(log)[-1]
+        assert click["event"] == "click" and click["rank"] == 2 and click["click"] == search["shown"][1]
+        assert click["session"] == search["session"] and click["turn"] == turn
+        assert f"reference {click['click']}" in page.locator(".valstudy-search-app").inner_text()
+
+        # the next turn searches from the clicked image, and the page shows that turn's results
+        page.locator(".valstudy-text input").fill("is black")
+        page.locator("button.valstudy-search").click()
+        _wait_for_status(page, f"turn {turn + 1}:")
+        nxt = _log(log)[-1]
+        assert nxt["event"] == "search" and nxt["reference"] == click["click"] and nxt["turn"] == turn + 1
+        assert nxt["session"] == search["session"] and page.evaluate(SHOWN) == nxt["shown"]
+        print(f"widget: {search['seconds']:.3f} s and {nxt['seconds']:.3f} s per typed query "
+              f"(the search's compute time, logged)")
+    finally:
+        page.close()
