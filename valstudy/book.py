@@ -9,7 +9,7 @@ pages too, and the chapters' links to other notebooks and to ``docs/`` are point
 
 Why nbconvert and an index rather than Jupyter Book or myst-nb: the executed notebooks already hold their outputs, so
 the site needs a converter, not a build system; nbconvert is already installed with Jupyter (no new dependency, no
-Sphinx tree, no Node), converts the 19 chapters in seconds, and needs no network.
+Sphinx tree, no Node), converts every chapter in seconds, and needs no network.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from .study import DATASETS, NOTEBOOKS, REPO
 
 TITLES = {"datasets": "The datasets", "training": "Training", "results": "Results: VAL against the baselines",
           "ablations": "Ablations", "qualitative": "Qualitative results", "attention": "Attention",
-          "costs": "Computational costs"}
+          "costs": "Computational costs", "beyond": "Beyond the paper: valid targets and a simulated user",
+          "search": "Interactive search"}
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}")
 
@@ -43,15 +44,20 @@ def chapters(executed: Path) -> list[tuple[str, str, Path]]:
     return sorted(found, key=lambda c: (NOTEBOOKS.index(c[0]), order[c[1]]))
 
 
-def _links(page: str, dataset: str, have: set[str], docs_prefix: str) -> str:
-    """Point a chapter's links to sibling notebooks and to docs/ at the site's pages."""
+def _links(page: str, dataset: str, have: set[str], docs_prefix: str, notes: set[str] = frozenset()) -> str:
+    """Point a chapter's links to sibling notebooks and to docs/ at the site's pages; in a page of docs/ itself
+    (``notes``: the names of its notes), links to a sibling note (``flops.md``) too."""
     def notebook(m):
         name = m.group(1)
         target = next((f"{name}_{d}.html" for d in (dataset, "all") if f"{name}_{d}" in have), None)
         return f'href="{target}"' if target else m.group(0)
 
+    def sibling(m):
+        return f'href="{m.group(1)}.html{m.group(2) or ""}"' if m.group(1) in notes else m.group(0)
+
     page = re.sub(r'href="(?:\./)?([a-z]+)\.ipynb"', notebook, page)
-    return re.sub(r'href="(?:\.\./)?docs/([A-Za-z0-9_-]+)\.md"', rf'href="{docs_prefix}\1.html"', page)
+    page = re.sub(r'href="(?:\./)?([A-Za-z0-9_-]+)\.md(#[^"]*)?"', sibling, page)
+    return re.sub(r'href="(?:\.\./)?docs/([A-Za-z0-9_-]+)\.md(?=["#])', rf'href="{docs_prefix}\1.html', page)
 
 
 def _page(title: str, body: str) -> str:
@@ -76,8 +82,9 @@ def build(executed: str | Path, out: str | Path, docs: str | Path | None = REPO 
         write_text(out / f"{name}_{dataset}.html", _links(page, dataset, have, "docs/"))
     notes = []
     if docs and Path(docs).is_dir():
-        for md in sorted(Path(docs).glob("*.md")):
-            body = _links(markdown2html(md.read_text()), "", set(), "")
+        mds = sorted(Path(docs).glob("*.md"))
+        for md in mds:
+            body = _links(markdown2html(md.read_text()), "", set(), "", {m.stem for m in mds})
             write_text(out / "docs" / f"{md.stem}.html", _page(md.stem, body))
             notes.append(md.stem)
     rows = []
