@@ -85,6 +85,23 @@ def test_results(tmp_path, dataset):
     assert {p["variant"] for p in rec["paired"]} == set(SMOKE.methods) - {"val"}
     for p in rec["paired"]:
         assert p["n"] == len(SMOKE.seeds) and (p["low"] is None) == (p["n"] < 2)  # one seed: no interval
+    # valid@K beside R@K: every method under every protocol, valid@K >= R@K, the gap their difference
+    valid = pd.read_csv(figures / f"results_{dataset}_valid.csv")
+    assert len(valid) == len(rec["valid"]) == len(SMOKE.methods) * len(rec["protocols"])
+    assert {(r["method"], r["protocol"]) for r in rec["valid"]} == {(m, p) for m in SMOKE.methods
+                                                                     for p in rec["protocols"]}
+    for row in rec["valid"]:
+        ks = [k[2:-5] for k in row if k.startswith("R@") and k.endswith(" mean")]
+        assert ks and row["seeds"] == len(SMOKE.seeds)
+        for k in ks:
+            assert recall_ok(row[f"R@{k} mean"]) and row[f"valid@{k} mean"] >= row[f"R@{k} mean"]
+            assert row[f"valid@{k} - R@{k} mean"] == pytest.approx(row[f"valid@{k} mean"] - row[f"R@{k} mean"])
+        # the averaged R@K is the summary's average row (FashionIQ) or its only row
+        summary = [r for r in rec["table"] if r["method"] == row["method"] and r["protocol"] == row["protocol"]]
+        avg = next(r for r in summary if r["category"] in ("average", ""))
+        assert row[f"R@{ks[0]} mean"] == pytest.approx(avg[f"R@{ks[0]} mean"])
+    assert {(p["variant"], p["metric"]) for p in rec["valid_paired"]} == {
+        (m, f"valid@{k}") for m in set(SMOKE.methods) - {"val"} for k in ks}
     if dataset == "fashioniq":  # per protocol: 3 categories + their average, per method
         for protocol in ("val", "official"):
             for method in SMOKE.methods:
@@ -167,6 +184,14 @@ def test_beyond(tmp_path):
     for method in SMOKE.methods:
         curve = [r["mean"] for r in rec["simulation"] if r["method"] == method]
         assert len(curve) == 3 and all(0 <= a <= b <= 100 for a, b in zip(curve, curve[1:]))
+    # every seed of every method, and the over-seeds table is their mean
+    assert {(r["variant"], r["seed"]) for r in rec["simulation_per_seed"]} == {
+        (m, s) for m in SMOKE.methods for s in SMOKE.seeds}
+    assert all(r["seeds"] == len(SMOKE.seeds) for r in rec["simulation"])
+    for r in rec["simulation"]:
+        per = [s[f"T={r['T']}"] for s in rec["simulation_per_seed"] if s["variant"] == r["method"]]
+        assert r["mean"] == pytest.approx(sum(per) / len(per))
+    assert {p["variant"] for p in rec["simulation_paired"]} == set(SMOKE.methods) - {"val"}
 
 
 def test_search(tmp_path):

@@ -19,7 +19,8 @@ from .stats import (t_quantile, per_seed, seed_summary, ablation_runs, ablation_
     mean_std_text, comparison_sentence, findings, mean_interval, region_excess, region_sentence)
 from .params import notebook_parameters
 from .convergence import PLATEAU_POINTS, convergence_table, mean_curves, validation_curve
-from .beyond import ensure_valid_results, metric_table, vagueness_table, simulation_table, method_runs
+from .beyond import (ensure_valid_results, metric_table, vagueness_table, recall_valid_table, valid_gap_sentence,
+    simulation_per_seed, simulation_table, method_runs)
 
 __all__ = [
     "PAPER_COUNTS", "PAPER_LABEL", "PAPER_RESULTS", "VARIANT_LABELS", "ABLATION_GROUPS", "STOPWORDS", "record",
@@ -31,5 +32,6 @@ __all__ = [
     "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
     "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess",
     "region_sentence", "notebook_parameters", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",
-    "ensure_valid_results", "metric_table", "vagueness_table", "simulation_table", "method_runs",
+    "ensure_valid_results", "metric_table", "vagueness_table", "recall_valid_table", "valid_gap_sentence",
+    "simulation_per_seed", "simulation_table", "method_runs",
 ]

@@ -1,4 +1,5 @@
-"""Beyond the paper: valid@K against R@K by caption vagueness, and the simulated user over methods and seeds.
+"""Beyond the paper: valid@K against R@K (by method, and by caption vagueness), and the simulated user over methods
+and seeds.
 
 The numbers come from each run's ``results.json`` (``valstudy.evaluation``: valid@K, ``by_style``) and
 ``simulation.json`` (``valstudy.simulate``); a run evaluated before valid@K existed is evaluated again, and a
@@ -12,6 +13,7 @@ from typing import Sequence
 import pandas as pd
 
 from ..io import read_json
+from .common import VARIANT_LABELS
 
 STYLE_ORDER = ("absolute", "relative", "vague", "unknown")
 
@@ -70,9 +72,37 @@ def vagueness_table(runs: pd.DataFrame, protocol: str, k: int) -> pd.DataFrame:
                                         else c.map(lambda m: list(runs["method"].unique()).index(m)))
 
 
-def simulation_table(runs: pd.DataFrame, turns: int = 5, k: int = 1, user_seed: int = 0) -> pd.DataFrame:
-    """Per (method, T): mean and std over seeds of the simulated user's success within T turns (percent).
-    Reuses each run's ``simulation.json`` when it was made with the same settings."""
+def recall_valid_table(results: pd.DataFrame) -> pd.DataFrame:
+    """R@K beside valid@K per (method, protocol): mean and std over seeds of each and of their gap
+    ``valid@K - R@K`` (taken seed by seed), FashionIQ's categories averaged first, and the seed count.
+
+    ``results``: ``valstudy.results.gather_results`` rows. Only the K with both R@K and valid@K, and only the
+    (method, protocol) pairs with valid@K, appear; the table is empty where no run has valid@K (real data: the
+    attributes it needs exist only in the synthetic world). Methods in the paper's order (VAL first).
+    """
+    ks = sorted((c[len("valid@"):] for c in results.columns if c.startswith("valid@")
+                 and c[len("valid@"):].isdigit() and f"R@{c[len('valid@'):]}" in results.columns), key=int)
+    if not ks:
+        return pd.DataFrame()
+    cols = [f"{m}@{k}" for k in ks for m in ("R", "valid")]
+    df = results.dropna(subset=[f"valid@{k}" for k in ks], how="all")
+    df = df.groupby(["method", "protocol", "seed"], sort=False)[cols].mean()  # categories averaged, per seed
+    for k in ks:
+        df[f"valid@{k} - R@{k}"] = df[f"valid@{k}"] - df[f"R@{k}"]
+    cols = [c for k in ks for c in (f"R@{k}", f"valid@{k}", f"valid@{k} - R@{k}")]
+    g = df.groupby(level=["method", "protocol"], sort=False)
+    out = g[cols].mean().add_suffix(" mean").join(g[cols].std(ddof=1).add_suffix(" std"))
+    out = out[[f"{c} {s}" for c in cols for s in ("mean", "std")]]
+    out["seeds"] = g.size()
+    order = list(VARIANT_LABELS)
+    rank = [order.index(m) if m in order else len(order) for m in out.index.get_level_values("method")]
+    return out.iloc[sorted(range(len(out)), key=rank.__getitem__)]
+
+
+def simulation_per_seed(runs: pd.DataFrame, turns: int = 5, k: int = 1, user_seed: int = 0) -> pd.DataFrame:
+    """The simulated user's success within T turns (percent) per (variant = method, seed), one column ``T=t`` per
+    turn count: the input of ``seed_summary`` and ``paired_differences``. Reuses each run's ``simulation.json``
+    when it was made with the same settings, and simulates again otherwise."""
     from ..simulate import simulate_run
 
     rows = []
@@ -81,11 +111,22 @@ def simulation_table(runs: pd.DataFrame, turns: int = 5, k: int = 1, user_seed: 
         sim = read_json(path) if path.is_file() else None
         if not sim or (sim.get("turns"), sim.get("k"), sim.get("user_seed")) != (turns, k, user_seed):
             sim = simulate_run(r.run_dir, turns=turns, k=k, seed=user_seed)
-        rows += [{"method": r.method, "seed": sim["seed"], "T": t + 1, "success": v}
-                 for t, v in enumerate(sim["success"])]
-    df = pd.DataFrame(rows)
-    out = df.groupby(["method", "T"], sort=False)["success"].agg(["mean", "std", "count"])
-    return out.rename(columns={"count": "seeds"})
+        rows.append({"variant": r.method, "seed": sim["seed"],
+                     **{f"T={t + 1}": v for t, v in enumerate(sim["success"])}})
+    return pd.DataFrame(rows).groupby(["variant", "seed"], sort=False).mean()
+
+
+def simulation_table(runs: pd.DataFrame, turns: int = 5, k: int = 1, user_seed: int = 0,
+                     per_seed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per (method, T): mean, std and count over seeds of the simulated user's success within T turns (percent).
+    ``per_seed``: :func:`simulation_per_seed`'s table when already computed (``runs`` and the settings are then
+    unused)."""
+    if per_seed is None:
+        per_seed = simulation_per_seed(runs, turns=turns, k=k, user_seed=user_seed)
+    long = per_seed.rename_axis(columns="T").stack().rename("success").reset_index()
+    long["T"] = long["T"].str[2:].astype(int)
+    out = long.rename(columns={"variant": "method"}).groupby(["method", "T"], sort=False)["success"]
+    return out.agg(["mean", "std", "count"]).rename(columns={"count": "seeds"})
 
 
 def method_runs(table: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.DataFrame:
@@ -94,4 +135,30 @@ def method_runs(table: pd.DataFrame, methods: Sequence[str] | None = None) -> pd
     runs = sel.drop_duplicates("run_dir")[["run_dir", "method", "seed"]]
     if methods:
         runs = runs[runs["method"].isin(methods)]
-    return runs.reset_index(drop=True)
+    order = list(VARIANT_LABELS)  # the paper's order, VAL first, then by seed
+    rank = runs["method"].map(lambda m: order.index(m) if m in order else len(order))
+    return runs.assign(_rank=rank).sort_values(["_rank", "seed"], kind="stable").drop(columns="_rank") \
+        .reset_index(drop=True)
+
+
+def valid_gap_sentence(table: pd.DataFrame, protocol: str, k: int = 10, dataset: str = "") -> str:
+    """One protocol of :func:`recall_valid_table` as a sentence: the range of the gap valid@k - R@k over methods,
+    and whether ordering the methods by mean valid@k gives their order by mean R@k."""
+    from .stats import DATASET_NAMES
+
+    part = table.xs(protocol, level="protocol")
+    gap = part[f"valid@{k} - R@{k} mean"]
+    lo, hi = gap.idxmin(), gap.idxmax()
+    seeds = int(part["seeds"].max())
+    where = f"On synthetic {DATASET_NAMES.get(dataset, dataset)} (protocol '{protocol}')" if dataset else \
+        f"Under protocol '{protocol}'"
+
+    def ranked(metric: str) -> list[str]:
+        return [VARIANT_LABELS.get(m, m) for m in part[metric].sort_values(ascending=False, kind="stable").index]
+
+    by_r, by_valid = ranked(f"R@{k} mean"), ranked(f"valid@{k} mean")
+    same = f"the same order as by R@{k}" if by_valid == by_r else f"not their order by R@{k} ({', '.join(by_r)})"
+    return (f"{where}, valid@{k} exceeds R@{k} by {gap[lo]:.1f} ({VARIANT_LABELS.get(lo, lo)}) to {gap[hi]:.1f} "
+            f"points ({VARIANT_LABELS.get(hi, hi)}), means over {seeds} seed{'s' if seeds > 1 else ''}: the share of "
+            f"queries whose top {k} holds an image doing what the text asks, though not the annotated target; "
+            f"ordered by mean valid@{k}, the methods read {', '.join(by_valid)}: {same}.")

@@ -51,18 +51,20 @@ def t_quantile(df: int, p: float = 0.975) -> float:
     return (lo + hi) / 2
 
 
-def per_seed(df: pd.DataFrame, protocol: str) -> pd.DataFrame:
+def per_seed(df: pd.DataFrame, protocol: str, metrics: tuple[str, ...] = ("R@",)) -> pd.DataFrame:
     """R@K per (variant, seed) under one protocol, averaged over categories (FashionIQ), from ``gather_results``.
 
     ``variant`` is the method for the method comparison (``val``, ``tirg``, ...) and the ablation's name for
-    ablations (``no_sa``, ...); full VAL is the methods' ``val``.
+    ablations (``no_sa``, ...); full VAL is the methods' ``val``. ``metrics``: the column prefixes kept, in this
+    order, each by increasing K (``("R@", "valid@")`` adds valid@K where evaluation computed it).
     """
     sel = df[df["protocol"] == protocol]
     if sel.empty:
         raise ValstudyError(f"no results under protocol {protocol!r}; train the runs first (python -m valstudy.study)")
     variant = sel["variant"] if "variant" in sel else sel["method"]
     sel = sel.assign(variant=variant.fillna(sel["method"]))
-    ks = sorted([c for c in sel.columns if c.startswith("R@")], key=lambda c: int(c[2:]))
+    ks = [c for prefix in metrics for c in sorted((c for c in sel.columns if c.startswith(prefix)
+                                                   and c[len(prefix):].isdigit()), key=lambda c: int(c[len(prefix):]))]
     return sel.groupby(["variant", "seed"], sort=False)[ks].mean()
 
 
