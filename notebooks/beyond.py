@@ -56,14 +56,12 @@ def save(fig, subset):
 # %% [markdown]
 # ## R@K, valid@K, precision of valid targets and refsim@K
 #
-# Mean (and std) over seeds; FashionIQ's categories are averaged first. valid@K >= R@K by construction (the target
-# is always valid); `precision@K` is bounded by how many valid targets a query has (often 1-3 in these small
-# galleries).
+# Every method run of the study's plan, over all its random seeds (`seeds` column); mean and std over seeds,
+# FashionIQ's categories averaged first. valid@K >= R@K by construction (the target is always valid); `precision@K`
+# is bounded by how many valid targets a query has (often 1-3 in these small galleries).
 
 # %%
-from valstudy import gather_results
-
-runs = analysis.method_runs(gather_results(study.runs_root / DATASET))
+runs = analysis.method_runs(study.results())  # the plan's run folders only, VAL first
 metrics = analysis.metric_table(runs)
 metrics.round(2)
 
@@ -79,6 +77,12 @@ K = 10
 vague = analysis.vagueness_table(runs, protocol, K)
 vague.round(2)
 
+# %% [markdown]
+# **What to look for:** the gap between each method's hatched bar (R@K) and its solid bar (valid@K), style by style.
+# The more values a caption allows, the more valid targets a query has (`valid targets` above), so one expects the
+# gap to grow from absolute to vague captions, where R@K would undercount most; whether it does is read off the
+# bars, bearing in mind that each style holds a different number of queries (`queries` above).
+
 # %%
 save(plotting.vagueness_bars(vague, K, f"{DATASET}, protocol '{protocol}': R@{K} and valid@{K} by caption style "
                                        f"({PROFILE} profile)"), "vagueness")
@@ -87,19 +91,27 @@ save(plotting.vagueness_bars(vague, K, f"{DATASET}, protocol '{protocol}': R@{K}
 # ## A simulated user over several turns
 #
 # Success within T turns: the percentage of sessions (one per test pair of the protocol) in which one of the top
-# `SIM_K` results had every attribute of the target at some turn <= T (non-decreasing in T by construction).
+# `SIM_K` results had every attribute of the target at some turn <= T (non-decreasing in T by construction). Every
+# method run of the plan plays the same sessions with the same simulated user (its own random seed fixed), so the
+# spread below is the spread over the models' random seeds: mean ± std over seeds per method and T.
 
 # %%
 import pandas as pd
 
 world = (study.data_dir / "extras" / "attributes.json").is_file()  # only the synthetic world knows the attributes
 if world:
-    sim = analysis.simulation_table(runs, turns=TURNS, k=SIM_K)
-    display(sim.unstack("T")["mean"].round(1))
+    sim_seeds = analysis.simulation_per_seed(runs, turns=TURNS, k=SIM_K)
+    sim = analysis.simulation_table(runs, per_seed=sim_seeds)
+    display(analysis.mean_std_text(analysis.seed_summary(sim_seeds)).rename_axis("method"))
 else:
-    sim = pd.DataFrame()
+    sim_seeds, sim = pd.DataFrame(), pd.DataFrame()
     print(f"{study.data_dir}: no extras/attributes.json (real data): the simulated user needs the synthetic world's "
           "attributes, so this section is empty")
+
+# %% [markdown]
+# **What to look for:** whether the curves separate more as turns accumulate (a model that follows each caption
+# gains a little every turn; one that ignores the text stays flat after the first turn), and the band of one std
+# over seeds around each curve against the gaps between them.
 
 # %%
 if world:
@@ -107,8 +119,21 @@ if world:
     save(plotting.success_curves(sim, f"{DATASET}: simulated user, success within T turns (top {SIM_K}; "
                                       f"{seeds} seed{'s' if seeds > 1 else ''}, {PROFILE} profile)"), "simulation")
 
+# %% [markdown]
+# ### Finding
+#
+# VAL against each baseline, success within `TURNS` turns, paired by the random seed as in the results chapter (a
+# direction only where the 95% interval of the paired difference excludes zero). Written from the numbers above:
+
 # %%
-analysis.record(FIG, NOTEBOOK, DATASET, {
+sim_paired = analysis.paired_differences(sim_seeds) if world else pd.DataFrame(columns=["metric"])
+for row in sim_paired[sim_paired["metric"] == f"T={TURNS}"].to_dict("records"):
+    print("-", analysis.comparison_sentence({**row, "metric": f"success within {TURNS} turns"}, DATASET))
+
+# %%
+_ = analysis.record(FIG, NOTEBOOK, DATASET, {
     "profile": PROFILE, "protocol": protocol, "k": K, "turns": TURNS, "sim_k": SIM_K,
     "metrics": metrics.reset_index().to_dict("records"), "vagueness": vague.to_dict("records"),
-    "simulation": sim.reset_index().to_dict("records"), "figures": figures})
+    "simulation": sim.reset_index().to_dict("records"),
+    "simulation_per_seed": sim_seeds.reset_index().to_dict("records"),
+    "simulation_paired": sim_paired.to_dict("records"), "figures": figures})
