@@ -161,8 +161,9 @@ else:
 if not valid.empty:
     for p in dict.fromkeys(valid.index.get_level_values("protocol")):
         print("-", analysis.valid_gap_sentence(valid, p, 10, DATASET))
-    valid_seeds = analysis.per_seed(methods, protocol, metrics=("valid@",))
-    valid_paired = analysis.paired_differences(valid_seeds.dropna(how="all")).to_dict("records")
+    valid_seeds = analysis.per_seed(methods, protocol, metrics=("valid@",)).dropna(how="all")
+    if "val" in valid_seeds.index.get_level_values("variant"):  # VAL's runs have valid@K under this protocol
+        valid_paired = analysis.paired_differences(valid_seeds).to_dict("records")
     for row in valid_paired:
         if row["metric"] == "valid@10":
             print("-", analysis.comparison_sentence(row, DATASET))
