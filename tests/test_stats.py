@@ -92,3 +92,22 @@ def test_committed_readme_findings_are_what_the_committed_figures_give():
     block = stats.readme_block(REPO / "figures")
     assert block in (REPO / "README.md").read_text(), \
         "README.md's findings block is stale: run python -m valstudy.analysis.stats --readme README.md"
+
+
+def test_a_verdict_another_regeneration_did_not_reproduce_is_flagged(tmp_path):
+    seeds = stats.per_seed(results([("val", s, 20 + s) for s in range(3)] + [("tirg", s, 10 + 2 * s)
+                                                                            for s in range(3)]), "val")
+    paired = stats.paired_differences(seeds).to_dict("records")
+    (tmp_path / "results_shoes.json").write_text(json.dumps({"protocols": ["default"], "paired": paired}))
+    (tmp_path / "ablations_shoes.json").write_text(json.dumps({"protocol": "default", "table": []}))
+    same = stats.findings(tmp_path, datasets=("shoes",), rerun={("shoes", "tirg"): "higher"})
+    assert "not reproduced" not in same[0]
+    flipped = stats.findings(tmp_path, datasets=("shoes",), rerun={("shoes", "tirg"): "none"})
+    assert flipped[0].startswith("- On synthetic Shoes, VAL's R@10 is higher than TIRG's")
+    assert "**not reproduced**: the study regenerated on another CPU found no difference" in flipped[0]
+    record = tmp_path / "rerun.json"
+    record.write_text(json.dumps([
+        {"dataset": "shoes", "variant": "tirg", "verdict_before": "none", "same_budget": True},
+        {"dataset": "fashion200k", "variant": "tirg", "verdict_before": "none", "same_budget": False}]))
+    assert stats.rerun_verdicts(record) == {("shoes", "tirg"): "none"}  # another step budget is not a rerun
+    assert stats.rerun_verdicts(tmp_path / "absent.json") == {}

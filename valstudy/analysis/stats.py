@@ -26,6 +26,26 @@ from .common import ABLATION_GROUPS, VARIANT_LABELS
 DATASET_NAMES = {"fashion200k": "Fashion200k", "shoes": "Shoes", "fashioniq": "FashionIQ"}
 HEADLINE = "R@10"  # the recall the sentences speak of (the paper's headline recall on every dataset)
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
+# The verdicts of an earlier regeneration of the whole study on another CPU (bench/rerun_delta.py --json), where present.
+RERUN = Path(__file__).resolve().parents[2] / "docs" / "rerun_delta.json"
+_VERDICT_WORDS = {"higher": "VAL higher", "lower": "VAL lower", "none": "no difference"}
+
+
+def verdict(row: dict) -> str:
+    """'higher' / 'lower' (VAL's side, where the 95% interval of the paired difference excludes 0) or 'none'."""
+    if int(row.get("n", 0)) < 2 or not (row["low"] > 0 or row["high"] < 0):
+        return "none"
+    return "higher" if row["mean"] > 0 else "lower"
+
+
+def rerun_verdicts(path: str | Path = RERUN) -> dict[tuple[str, str], str]:
+    """(dataset, variant) -> the verdict of the earlier regeneration recorded in ``path`` (same step budget only);
+    empty when there is no such record."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    return {(r["dataset"], r["variant"]): r["verdict_before"] for r in read_json(path)
+            if r.get("same_budget") and r.get("verdict_before") in _VERDICT_WORDS}
 
 
 def t_quantile(df: int, p: float = 0.975) -> float:
@@ -200,10 +220,13 @@ def comparison_sentence(row: dict, dataset: str = "", reference: str = "VAL") ->
             f"(mean paired difference {mean:+.1f} points; {interval}).")
 
 
-def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str = HEADLINE) -> list[str]:
+def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str = HEADLINE,
+             rerun: dict[tuple[str, str], str] | None = None) -> list[str]:
     """Markdown bullet lines: every recorded comparison (baselines, then ablations) of every dataset as a sentence.
 
     Reads the ``paired`` lists the results and ablations notebooks record in ``<figures_dir>/<notebook>_<ds>.json``.
+    ``rerun`` (:func:`rerun_verdicts`) holds another regeneration's verdicts: a sentence whose verdict differs from
+    it says that the direction (or its absence) was not reproduced there.
     """
     figures_dir = Path(figures_dir)
     lines = []
@@ -220,7 +243,11 @@ def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str
                              f"(written before they existed: run `make study`).")
             protocol = rec.get("protocol") or (rec.get("protocols") or [""])[0]
             for r in paired:
-                lines.append(f"- {comparison_sentence(r, ds)[:-1]} (protocol '{protocol}').")
+                other = (rerun or {}).get((ds, r["variant"]))
+                flag = "" if other in (None, verdict(r)) else (
+                    f"; **not reproduced**: the study regenerated on another CPU found {_VERDICT_WORDS[other]} "
+                    f"(docs/convergence.md)")
+                lines.append(f"- {comparison_sentence(r, ds)[:-1]} (protocol '{protocol}'){flag}.")
     return lines
 
 
@@ -297,12 +324,13 @@ def attention_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> l
     return lines
 
 
-def readme_block(figures_dir: str | Path) -> str:
-    """The generated README block, markers included: the results table, the paired comparisons, the convergence
-    and attention findings."""
+def readme_block(figures_dir: str | Path, rerun_path: str | Path = RERUN) -> str:
+    """The generated README block, markers included: the results table, the paired comparisons (each checked
+    against the earlier regeneration in ``rerun_path`` where it exists), the convergence and attention findings."""
     conv, att = convergence_lines(figures_dir), attention_lines(figures_dir)
     body = "\n".join(results_table(figures_dir) + ["Each comparison with VAL (paired by random seed; a direction is "
-                      "claimed only where the 95% interval excludes zero):", ""] + findings(figures_dir)
+                      "claimed only where the 95% interval excludes zero):", ""]
+                      + findings(figures_dir, rerun=rerun_verdicts(rerun_path))
                       + (["", "Convergence (validation curves, [training chapter](notebooks/executed/)):", ""] + conv
                          if conv else [])
                       + (["", "Attention of the converged models ([attention chapter](notebooks/executed/)):", ""]
