@@ -68,12 +68,17 @@ def test_sentences_claim_a_direction_only_when_the_interval_excludes_zero():
     assert "claims no difference" in one and "higher" not in one
 
 
-def test_findings_and_readme_block_from_records(tmp_path):
+def _write_shoes_records(folder):
+    """Results with VAL 10 + s points above TIRG over 3 seeds (paired), and an ablations record without rows."""
     seeds = stats.per_seed(results([("val", s, 20 + s) for s in range(3)] + [("tirg", s, 10 + 2 * s)
                                                                             for s in range(3)]), "val")
     paired = stats.paired_differences(seeds).to_dict("records")
-    (tmp_path / "results_shoes.json").write_text(json.dumps({"protocols": ["default"], "paired": paired}))
-    (tmp_path / "ablations_shoes.json").write_text(json.dumps({"protocol": "default", "table": []}))
+    (folder / "results_shoes.json").write_text(json.dumps({"protocols": ["default"], "paired": paired}))
+    (folder / "ablations_shoes.json").write_text(json.dumps({"protocol": "default", "table": []}))
+
+
+def test_findings_and_readme_block_from_records(tmp_path):
+    _write_shoes_records(tmp_path)
     lines = stats.findings(tmp_path, datasets=("shoes",))
     assert lines[0].startswith("- On synthetic Shoes, VAL's R@10 is higher than TIRG's") and "'default'" in lines[0]
     assert "records no paired differences" in lines[1]
@@ -95,11 +100,7 @@ def test_committed_readme_findings_are_what_the_committed_figures_give():
 
 
 def test_a_verdict_another_regeneration_did_not_reproduce_is_flagged(tmp_path):
-    seeds = stats.per_seed(results([("val", s, 20 + s) for s in range(3)] + [("tirg", s, 10 + 2 * s)
-                                                                            for s in range(3)]), "val")
-    paired = stats.paired_differences(seeds).to_dict("records")
-    (tmp_path / "results_shoes.json").write_text(json.dumps({"protocols": ["default"], "paired": paired}))
-    (tmp_path / "ablations_shoes.json").write_text(json.dumps({"protocol": "default", "table": []}))
+    _write_shoes_records(tmp_path)
     same = stats.findings(tmp_path, datasets=("shoes",), rerun={("shoes", "tirg"): "higher"})
     assert "not reproduced" not in same[0]
     flipped = stats.findings(tmp_path, datasets=("shoes",), rerun={("shoes", "tirg"): "none"})
@@ -111,3 +112,18 @@ def test_a_verdict_another_regeneration_did_not_reproduce_is_flagged(tmp_path):
         {"dataset": "fashion200k", "variant": "tirg", "verdict_before": "none", "same_budget": False}]))
     assert stats.rerun_verdicts(record) == {("shoes", "tirg"): "none"}  # another step budget is not a rerun
     assert stats.rerun_verdicts(tmp_path / "absent.json") == {}
+
+
+def test_rerun_lines_summarise_how_far_numbers_and_verdicts_moved(tmp_path):
+    record = tmp_path / "rerun.json"
+    rows = [{"dataset": "shoes", "variant": v, "delta": d, "verdict_before": b, "verdict_after": a,
+             "same_budget": True, "steps": [1200, 1200]}
+            for v, d, b, a in (("val", 1.0, "-", "-"), ("tirg", -3.0, "higher", "higher"), ("no_sa", 2.0, "none", "higher"))]
+    rows.append({"dataset": "fashion200k", "variant": "val", "delta": 0.5, "verdict_before": "-", "verdict_after": "-",
+                 "same_budget": False, "steps": [800, 1200]})
+    record.write_text(json.dumps(rows))
+    shoes, f200k = stats.rerun_lines(record)
+    assert "moved by 2.0 points (median; largest 3.0, tirg)" in shoes
+    assert "1 of 2 paired verdicts changed: no_sa (none -> higher)" in shoes
+    assert "800 -> 1200 steps" in f200k and "not the machine's effect alone" in f200k
+    assert stats.rerun_lines(tmp_path / "absent.json") == []
