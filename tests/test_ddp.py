@@ -25,7 +25,7 @@ def shoes_synth(tmp_path_factory):
 
 def test_ranks_slices_reassemble_the_global_batch_padded_to_its_longest_text(tmp_path):
     # One text is longer than the others, so one rank's slice holds it and the other's does not: both slices must
-    # still be padded to it (the text encoder's max over time counts padded steps as zeros, issue 9).
+    # still be padded to it (the text encoder's max over time counts padded steps as zeros).
     texts = ["red", "is blue", "has long sleeves and a wide collar", "green", "short", "is black"]
     triplets = [Triplet(f"r{i}", t, f"t{i}") for i, t in enumerate(texts)]
     for key in {k for t in triplets for k in (t.reference, t.target)}:

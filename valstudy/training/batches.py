@@ -9,7 +9,7 @@ Under ``torchrun`` rank r takes rows ``r * B / world`` to ``(r + 1) * B / world`
 features gathered rank 0 first (``distributed.gather_batch``) are the global batch's rows in order, and its texts are
 padded to the global batch's longest text: the text encoder's max over time counts padded steps as zeros (the
 authors' code), so a rank padding only to its own longest text would encode its longest texts differently from one
-process holding the whole batch (issue 9). Random augmentation is drawn per rank (seeded from ``(seed, s, rank)``),
+process holding the whole batch. Random augmentation is drawn per rank (seeded from ``(seed, s, rank)``),
 so with flips or random crops on, the ranks' draws are not the single process's draws.
 """
 from __future__ import annotations
