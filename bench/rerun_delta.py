@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from valstudy.analysis.common import VARIANT_LABELS  # noqa: E402
+from valstudy.analysis.stats import verdict  # noqa: E402
 
 IDS = {label: variant for variant, label in VARIANT_LABELS.items()}
 DATASETS = ("fashion200k", "shoes", "fashioniq")
@@ -52,7 +53,7 @@ def _verdicts(results: dict, ablations: dict, metric: str) -> dict[str, str]:
     for rec in (results, ablations):
         for row in rec["paired"]:
             if row["metric"] == metric and row.get("category", "") in ("", "average"):
-                out[row["variant"]] = ("higher" if row["mean"] > 0 else "lower") if row["excludes_zero"] else "none"
+                out[row["variant"]] = verdict(row)
     return out
 
 

@@ -18,6 +18,12 @@ from .common import VARIANT_LABELS
 STYLE_ORDER = ("absolute", "relative", "vague", "unknown")
 
 
+def paper_rank(method: str) -> int:
+    """A method's place in the paper's order (``VARIANT_LABELS``: VAL first); unknown methods come last."""
+    order = list(VARIANT_LABELS)
+    return order.index(method) if method in order else len(order)
+
+
 def ensure_valid_results(run_dir: str | Path) -> dict:
     """``results.json`` of a finished run, evaluated again when an older evaluation wrote it (no valid@K yet)."""
     from ..evaluation import EVALUATION_VERSION, eval_run
@@ -94,8 +100,7 @@ def recall_valid_table(results: pd.DataFrame) -> pd.DataFrame:
     out = g[cols].mean().add_suffix(" mean").join(g[cols].std(ddof=1).add_suffix(" std"))
     out = out[[f"{c} {s}" for c in cols for s in ("mean", "std")]]
     out["seeds"] = g.size()
-    order = list(VARIANT_LABELS)
-    rank = [order.index(m) if m in order else len(order) for m in out.index.get_level_values("method")]
+    rank = [paper_rank(m) for m in out.index.get_level_values("method")]
     return out.iloc[sorted(range(len(out)), key=rank.__getitem__)]
 
 
@@ -135,8 +140,7 @@ def method_runs(table: pd.DataFrame, methods: Sequence[str] | None = None) -> pd
     runs = sel.drop_duplicates("run_dir")[["run_dir", "method", "seed"]]
     if methods:
         runs = runs[runs["method"].isin(methods)]
-    order = list(VARIANT_LABELS)  # the paper's order, VAL first, then by seed
-    rank = runs["method"].map(lambda m: order.index(m) if m in order else len(order))
+    rank = runs["method"].map(paper_rank)  # the paper's order, VAL first, then by seed
     return runs.assign(_rank=rank).sort_values(["_rank", "seed"], kind="stable").drop(columns="_rank") \
         .reset_index(drop=True)
 

@@ -26,7 +26,7 @@ from .common import ABLATION_GROUPS, VARIANT_LABELS
 DATASET_NAMES = {"fashion200k": "Fashion200k", "shoes": "Shoes", "fashioniq": "FashionIQ"}
 HEADLINE = "R@10"  # the recall the sentences speak of (the paper's headline recall on every dataset)
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
-# The verdicts of an earlier regeneration of the whole study on another CPU (bench/rerun_delta.py --json), where present.
+# The verdicts of an earlier regeneration of the whole study on another CPU (bench/rerun_delta.py --json), if any.
 RERUN = Path(__file__).resolve().parents[2] / "docs" / "rerun_delta.json"
 _VERDICT_WORDS = {"higher": "VAL higher", "lower": "VAL lower", "none": "no difference"}
 
@@ -213,9 +213,8 @@ def comparison_sentence(row: dict, dataset: str = "", reference: str = "VAL") ->
         return (f"{where}{reference} against {other}: {metric} difference {mean:+.1f} points from {n} seed; "
                 f"one seed gives no interval, so the study claims no difference.")
     interval = f"95% interval of the paired difference over {n} seeds: {row['low']:+.1f} to {row['high']:+.1f}"
-    if row["low"] > 0 or row["high"] < 0:
-        word = "higher" if mean > 0 else "lower"
-        return f"{where}{reference}'s {metric} is {word} than {other}'s by {abs(mean):.1f} points ({interval})."
+    if verdict(row) != "none":
+        return f"{where}{reference}'s {metric} is {verdict(row)} than {other}'s by {abs(mean):.1f} points ({interval})."
     return (f"{where}the study detects no difference in {metric} between {reference} and {other} "
             f"(mean paired difference {mean:+.1f} points; {interval}).")
 

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from ..data.base import Triplet
 from ..data.images import load_image_cached
-from ..text import TextBatch, Vocabulary
+from ..text import TextBatch, Vocabulary, pad_tokens
 
 
 def _mix(*xs: int) -> int:
@@ -78,6 +78,6 @@ class StepBatches(Dataset):
             refs = torch.stack([self.transform(load_image_cached(self.image_path(t.reference))) for t in batch])
             tgts = torch.stack([self.transform(load_image_cached(self.image_path(t.target))) for t in batch])
         # Padded to the global batch's longest text, as one process holding every rank's rows pads them.
-        longest = max(len(self.vocab.encode(t.text)) for t in everyone)
-        texts = self.vocab.batch([t.text for t in batch], length=longest)
+        ids = [self.vocab.encode(t.text) for t in everyone]  # each text encoded once
+        texts = pad_tokens(ids[self.rank * rows:(self.rank + 1) * rows], length=max(len(i) for i in ids))
         return refs, texts, tgts  # (B, 3, H, W), TextBatch, (B, 3, H, W)
