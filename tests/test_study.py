@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from valstudy.config import ABLATIONS, METHODS, PROFILES, config_to_dict, get_config
+from valstudy.config import ABLATIONS, METHODS, PROFILES, SLOW_ABLATIONS, config_to_dict, get_config
 from valstudy.errors import ValstudyError
 from valstudy.evaluation import EVALUATION_VERSION
 from valstudy.study import RunSpec, absolute, plan, prepare, profile_paths, run_folder, train_run
@@ -30,13 +30,19 @@ def test_synthetic_plan_has_every_method_and_ablation_over_three_seeds(tmp_path)
     budget = get_config("fashioniq_synth").steps
     assert lvs.pretrain_steps == budget // 3
     evaluations = PROFILES["synthetic"].evaluations
-    for name, cfg in by.items():  # the step budget is the named configuration's; every run logs validation curves
-        assert cfg.steps == budget and cfg.eval_every == budget // evaluations > 0 and cfg.data.val_fraction > 0
+    for name, cfg in by.items():  # the named configuration's budget (a slow ablation's multiple of it); every run
+        slow = SLOW_ABLATIONS.get(name.split("/")[1].removeprefix("ablation_"), 1)  # logs validation curves
+        assert cfg.steps == budget * slow and cfg.eval_every == cfg.steps // evaluations > 0
+        assert cfg.data.val_fraction > 0
         assert cfg.data.root == str(tmp_path / "synthetic" / "fashioniq")
         # VAL's method runs keep snapshots for the attention along training; nothing else does
         assert bool(cfg.keep_checkpoints) == ("/val/" in name)
         assert all(0 < s < budget for s in cfg.keep_checkpoints)
     assert {s.config.steps for s in plan("shoes", PROFILES["smoke"], tmp_path)} == {PROFILES["smoke"].steps}
+    # the slow ablations train longer only in the synthetic study; the real data keeps the paper's iterations
+    assert SLOW_ABLATIONS["lvs"] > 1 and SLOW_ABLATIONS["no_ja"] > 1
+    real = {s.labels["variant"]: s.config.steps for s in plan("shoes", PROFILES["real"], tmp_path)}
+    assert set(real.values()) == {get_config("shoes_paper").steps} and {"lvs", "no_ja"} <= set(real)
 
 
 def test_paths_follow_the_profile_and_relative_paths_the_repository(tmp_path, monkeypatch):

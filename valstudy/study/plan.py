@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import (ABLATIONS, DATASETS, PROFILES, Profile, TrainConfig, config_differences, config_hash,
-                      get_config, lvs_overrides)
+from ..config import (ABLATIONS, DATASETS, PROFILES, SLOW_ABLATIONS, Profile, TrainConfig, config_differences,
+                      config_hash, get_config, lvs_overrides)
 from ..errors import ValstudyError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,12 +73,15 @@ def run_config(dataset: str, profile: Profile, root: str | Path, method: str = "
     over = {**profile.overrides, "data.root": str(data_root(dataset, profile, root)), "model.method": method,
             "seed": seed}
     steps = profile.steps if profile.steps is not None else get_config(name).steps
-    if profile.steps is not None:
-        over["steps"] = steps
+    budget = steps  # this run's L_vv steps: the dataset's budget, longer for a slow ablation of the synthetic study
+    if ablation is not None and profile.steps is None and profile.config_kind == "synth":
+        budget = steps * SLOW_ABLATIONS.get(ablation, 1)
+    if budget != get_config(name).steps:
+        over["steps"] = budget
     if profile.evaluations:  # validation curves: evenly spaced evaluations, the last one at the final step
-        over["eval_every"] = max(steps // profile.evaluations, 1)
+        over["eval_every"] = max(budget // profile.evaluations, 1)
     if method == "val" and ablation is None and profile.snapshots:  # attention along training (VAL only)
-        over["keep_checkpoints"] = tuple(sorted({max(int(round(f * steps)), 1) for f in profile.snapshots}))
+        over["keep_checkpoints"] = tuple(sorted({max(int(round(f * budget)), 1) for f in profile.snapshots}))
     if ablation is not None:
         if ablation not in ABLATIONS:
             raise ValstudyError(f"unknown ablation {ablation!r}; choose from {', '.join(ABLATIONS)}")
