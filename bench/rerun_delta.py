@@ -6,7 +6,7 @@ Compares the committed records of two runs of ``make study``: ``--before`` is a 
 the earlier study (read with ``git show``), ``--after`` a folder with the later one (default: ``figures/``). For each
 dataset and variant (methods and ablations) it prints the seed-mean test ``--metric`` of both and their difference,
 and for each comparison with VAL whether the paired 95% interval claimed a direction before and after: a conclusion
-that flips (or appears, or disappears) between two regenerations is one the README must not rest on. Datasets whose
+that flips (or appears, or disappears) between two regenerations is one the README must not rest on. Variants whose
 step budget differs between the two records are marked, since their difference is not only the machine's.
 """
 from __future__ import annotations
@@ -47,6 +47,16 @@ def _means(results: dict, ablations: dict, metric: str) -> dict[str, float]:
     return out
 
 
+def _budgets(training: dict | None) -> dict[str, int]:
+    """Steps per variant (pre-training included) from a training record's convergence table; a variant missing there
+    has the record's own step budget."""
+    if not training:
+        return {}
+    default = {v: int(training["steps"]) for v in VARIANT_LABELS}
+    return default | {r["variant"]: int(r["steps"]) for r in training.get("convergence", [])
+                      if r.get("steps") == r.get("steps")}  # NaN (no validation curve) keeps the default
+
+
 def _verdicts(results: dict, ablations: dict, metric: str) -> dict[str, str]:
     """Per comparison with VAL: 'higher' / 'lower' (VAL's side, the interval excludes zero) or 'none'."""
     out = {}
@@ -67,7 +77,7 @@ def compare(before: str, after: str, metric: str) -> list[dict]:
         if any(r is None for side in recs.values() for r in side[:2]):
             print(f"{ds}: records missing on one side; skipped", file=sys.stderr)
             continue
-        steps = [side[2]["steps"] if side[2] else None for side in recs.values()]
+        budgets = {side: _budgets(r[2]) for side, r in recs.items()}
         means = {side: _means(r[0], r[1], metric) for side, r in recs.items()}
         verdicts = {side: _verdicts(r[0], r[1], metric) for side, r in recs.items()}
         for variant in means["before"]:
@@ -75,9 +85,10 @@ def compare(before: str, after: str, metric: str) -> list[dict]:
                 continue
             b, a = means["before"][variant], means["after"][variant]
             vb, va = verdicts["before"].get(variant, "-"), verdicts["after"].get(variant, "-")
+            steps = [budgets[side].get(variant) for side in ("before", "after")]
             rows.append({"dataset": ds, "variant": variant, "before": b, "after": a, "delta": a - b,
-                         "verdict_before": vb, "verdict_after": va, "same_budget": steps[0] == steps[1],
-                         "steps": steps})
+                         "verdict_before": vb, "verdict_after": va,
+                         "same_budget": steps[0] is not None and steps[0] == steps[1], "steps": steps})
     return rows
 
 

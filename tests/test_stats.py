@@ -93,6 +93,15 @@ def test_findings_and_readme_block_from_records(tmp_path):
         stats.update_readme(readme, tmp_path)
 
 
+def test_a_variant_trained_longer_than_val_is_named_with_its_budget(tmp_path):
+    _write_shoes_records(tmp_path)
+    training = tmp_path / "training_shoes.json"
+    training.write_text(json.dumps({"convergence": [{"variant": "val", "steps": 1200}, {"variant": "tirg", "steps": 1200}]}))
+    assert "trained" not in stats.findings(tmp_path, datasets=("shoes",))[0]
+    training.write_text(json.dumps({"convergence": [{"variant": "val", "steps": 1200}, {"variant": "tirg", "steps": 2800}]}))
+    assert stats.findings(tmp_path, datasets=("shoes",))[0].endswith("; it trained 2,800 steps, VAL 1,200.")
+
+
 def test_committed_readme_findings_are_what_the_committed_figures_give():
     block = stats.readme_block(REPO / "figures")
     assert block in (REPO / "README.md").read_text(), \
@@ -121,9 +130,13 @@ def test_rerun_lines_summarise_how_far_numbers_and_verdicts_moved(tmp_path):
             for v, d, b, a in (("val", 1.0, "-", "-"), ("tirg", -3.0, "higher", "higher"), ("no_sa", 2.0, "none", "higher"))]
     rows.append({"dataset": "fashion200k", "variant": "val", "delta": 0.5, "verdict_before": "-", "verdict_after": "-",
                  "same_budget": False, "steps": [800, 1200]})
+    # a variant trained longer in the later record: named, and left out of the machine's summary
+    rows.append({"dataset": "shoes", "variant": "lvs", "delta": 9.0, "verdict_before": "none", "verdict_after": "lower",
+                 "same_budget": False, "steps": [1600, 2800]})
     record.write_text(json.dumps(rows))
     shoes, f200k = stats.rerun_lines(record)
-    assert "moved by 2.0 points (median; largest 3.0, tirg)" in shoes
+    assert "test R@10 of the 3 variants moved by 2.0 points (median; largest 3.0, tirg)" in shoes
     assert "1 of 2 paired verdicts changed: no_sa (none -> higher)" in shoes
+    assert shoes.endswith("not compared, their step budget changed: lvs (1600 -> 2800 steps).")
     assert "800 -> 1200 steps" in f200k and "not the machine's effect alone" in f200k
     assert stats.rerun_lines(tmp_path / "absent.json") == []

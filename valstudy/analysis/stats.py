@@ -241,13 +241,24 @@ def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str
                 lines.append(f"- {DATASET_NAMES[ds]}, {what}: `{path.name}` records no paired differences "
                              f"(written before they existed: run `make study`).")
             protocol = rec.get("protocol") or (rec.get("protocols") or [""])[0]
+            steps = _steps(figures_dir, ds)
             for r in paired:
                 other = (rerun or {}).get((ds, r["variant"]))
                 flag = "" if other in (None, verdict(r)) else (
                     f"; **not reproduced**: the study regenerated on another CPU found {_VERDICT_WORDS[other]} "
                     f"(docs/convergence.md)")
+                budget = r["variant"] in steps and "val" in steps and steps[r["variant"]] != steps["val"]
+                if budget:  # a slow variant trained longer than VAL (config.SLOW_ABLATIONS): say so
+                    flag += f"; it trained {steps[r['variant']]:,} steps, VAL {steps['val']:,}"
                 lines.append(f"- {comparison_sentence(r, ds)[:-1]} (protocol '{protocol}'){flag}.")
     return lines
+
+
+def _steps(figures_dir: Path, ds: str) -> dict[str, int]:
+    """Steps per variant (pre-training included) from the training chapter's convergence table, if recorded."""
+    path = figures_dir / f"training_{ds}.json"
+    rows = read_json(path).get("convergence") or [] if path.is_file() else []
+    return {r["variant"]: int(r["steps"]) for r in rows if r.get("steps") == r.get("steps")}  # NaN: no curve
 
 
 def results_table(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> list[str]:
@@ -331,13 +342,23 @@ def rerun_lines(path: str | Path = RERUN) -> list[str]:
         return []
     rows = pd.DataFrame(read_json(path))
     lines = []
-    for ds, g in rows.groupby("dataset", sort=False):
+    for ds, everything in rows.groupby("dataset", sort=False):
+        # Variants whose step budget changed between the two records measure more than the machine: they are left out
+        # of the summary, unless every variant's budget changed (then the summary says so).
+        same = everything[everything["same_budget"]]
+        g = same if len(same) else everything
         moved = g["delta"].abs()
         judged = g[g["verdict_before"] != "-"]
         changed = judged[judged["verdict_before"] != judged["verdict_after"]]
-        budget = "" if g["same_budget"].all() else (
-            f" (the step budget changed too, {g['steps'].iloc[0][0]} -> {g['steps'].iloc[0][1]} steps, so this is "
-            f"not the machine's effect alone)")
+        other = everything[~everything["same_budget"]]
+        if same.empty:
+            budget = (f" (the step budget changed too, {g['steps'].iloc[0][0]} -> {g['steps'].iloc[0][1]} steps, so "
+                      f"this is not the machine's effect alone)")
+        elif len(other):
+            budget = ("; not compared, their step budget changed: " + ", ".join(
+                f"{r['variant']} ({r['steps'][0]} -> {r['steps'][1]} steps)" for r in other.to_dict("records")))
+        else:
+            budget = ""
         lines.append(f"- {DATASET_NAMES.get(ds, ds)}: test R@10 of the {len(g)} variants moved by {moved.median():.1f} "
                      f"points (median; largest {moved.max():.1f}, {g.loc[moved.idxmax(), 'variant']}); "
                      f"{len(changed)} of {len(judged)} paired verdicts changed"
