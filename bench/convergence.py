@@ -79,8 +79,15 @@ def main() -> int:
         rows[ds] = (study_run, root / "runs" / ds / f"val_threads{a.threads}", root / "runs" / ds / "val_doubled", steps)
         jobs.append((ds, data, rows[ds][1], steps, a.threads))
         jobs.append((ds, data, rows[ds][2], 2 * steps, 1))
-    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-        seconds = list(pool.map(lambda j: _train(j[0], j[1], j[2], j[3], a.seed, j[4]), jobs))
+    def train(j):
+        return _train(j[0], j[1], j[2], j[3], a.seed, j[4])
+
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:  # one-thread runs, --jobs at a time
+        seconds = list(pool.map(train, [j for j in jobs if j[4] == 1]))
+    # Runs of several threads each: no more at once than the cores hold. Oversubscribed, torch's OpenMP threads wait
+    # on each other: two two-thread runs on two cores went ten times slower than one after the other.
+    with ThreadPoolExecutor(max_workers=max(1, min(a.jobs, (os.cpu_count() or 1) // a.threads))) as pool:
+        seconds += list(pool.map(train, [j for j in jobs if j[4] > 1]))
     out_rows = []
     for ds, (ref, threads, doubled, steps) in rows.items():
         r, rt, r2 = _recall(ref, ds), _recall(threads, ds), _recall(doubled, ds)

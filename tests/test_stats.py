@@ -102,6 +102,16 @@ def test_a_variant_trained_longer_than_val_is_named_with_its_budget(tmp_path):
     assert stats.findings(tmp_path, datasets=("shoes",))[0].endswith("; it trained 2,800 steps, VAL 1,200.")
 
 
+def test_convergence_lines_name_the_longer_budgets(tmp_path):
+    rows = [{"variant": "val", "steps": 1200, "plateau gain": 0.5, "converged": True},
+            {"variant": "lvs", "steps": 2800, "plateau gain": 2.6, "converged": False}]
+    (tmp_path / "training_fashioniq.json").write_text(json.dumps({"convergence": rows, "plateau_points": 2.0}))
+    (line,) = stats.convergence_lines(tmp_path, datasets=("fashioniq",))
+    assert line == ("- FashionIQ: 1 of 2 variants end on a plateau after 1,200 steps (lvs 2,800, pre-training included) "
+                    "(validation R@10 gain over the last 20% of the steps from +0.5 to +2.6 points, criterion < 2); "
+                    "still rising: lvs (+2.6).")
+
+
 def test_committed_readme_findings_are_what_the_committed_figures_give():
     block = stats.readme_block(REPO / "figures")
     assert block in (REPO / "README.md").read_text(), \
@@ -137,6 +147,7 @@ def test_rerun_lines_summarise_how_far_numbers_and_verdicts_moved(tmp_path):
     shoes, f200k = stats.rerun_lines(record)
     assert "test R@10 of the 3 variants moved by 2.0 points (median; largest 3.0, tirg)" in shoes
     assert "1 of 2 paired verdicts changed: no_sa (none -> higher)" in shoes
-    assert shoes.endswith("not compared, their step budget changed: lvs (1600 -> 2800 steps).")
+    assert shoes.endswith("not compared, their step budget changed (so their verdicts are not checked by a "
+                          "regeneration): lvs (1600 -> 2800 steps).")
     assert "800 -> 1200 steps" in f200k and "not the machine's effect alone" in f200k
     assert stats.rerun_lines(tmp_path / "absent.json") == []

@@ -305,9 +305,11 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
             continue
         rising = [r for r in judged if not r["converged"]]
         gains = [r["plateau gain"] for r in judged]
+        steps = next((r['steps'] for r in judged if r['variant'] == 'val'), max(r['steps'] for r in judged))
+        longer = [f"{r['variant']} {r['steps']:,}" for r in judged if r["steps"] != steps]
+        budget = f"{steps:,} steps" + (f" ({', '.join(longer)}, pre-training included)" if longer else "")
         lines.append(f"- {DATASET_NAMES[ds]}: {len(judged) - len(rising)} of {len(judged)} variants end on a plateau "
-                     f"after {next((r['steps'] for r in judged if r['variant'] == 'val'), max(r['steps'] for r in judged))} L_vv "
-                     f"steps (validation R@10 gain over the last 20% of the "
+                     f"after {budget} (validation R@10 gain over the last 20% of the "
                      f"steps from {min(gains):+.1f} to {max(gains):+.1f} points, criterion < "
                      f"{read_json(path).get('plateau_points', 2.0):g})" + ("." if not rising else "; still rising: " +
                      ", ".join(f"{r['variant']} ({r['plateau gain']:+.1f})" for r in rising) + "."))
@@ -353,9 +355,11 @@ def rerun_lines(path: str | Path = RERUN) -> list[str]:
         other = everything[~everything["same_budget"]]
         if same.empty:
             budget = (f" (the step budget changed too, {g['steps'].iloc[0][0]} -> {g['steps'].iloc[0][1]} steps, so "
-                      f"this is not the machine's effect alone)")
+                      f"this is not the machine's effect alone, and no verdict here is checked by a regeneration at "
+                      f"its budget)")
         elif len(other):
-            budget = ("; not compared, their step budget changed: " + ", ".join(
+            budget = ("; not compared, their step budget changed (so their verdicts are not checked by a "
+                      "regeneration): " + ", ".join(
                 f"{r['variant']} ({r['steps'][0]} -> {r['steps'][1]} steps)" for r in other.to_dict("records")))
         else:
             budget = ""
