@@ -65,7 +65,7 @@ def main() -> int:
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     root = Path(a.root).resolve()
-    jobs, rows = [], {}  # jobs: (dataset, data, run folder, steps, seed, threads)
+    jobs, rows = [], {}  # jobs: _train's arguments (dataset, data, run folder, steps, seed, threads)
     for ds in a.datasets:
         steps = get_config(f"{ds}_synth").steps
         refs = []
@@ -86,8 +86,8 @@ def main() -> int:
         jobs.append((ds, data, threads, steps, a.seeds[0], a.threads))
         rows[ds] = (refs, threads, steps)
 
-    def train(j):
-        return _train(j[0], j[1], j[2], j[3], j[4], j[5])
+    def train(job):
+        return _train(*job)
 
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:  # one-thread runs, --jobs at a time
         seconds = list(pool.map(train, [j for j in jobs if j[5] == 1]))

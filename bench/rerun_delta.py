@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from valstudy.analysis.common import VARIANT_LABELS  # noqa: E402
-from valstudy.analysis.stats import verdict  # noqa: E402
+from valstudy.analysis.stats import variant_steps, verdict  # noqa: E402
 
 IDS = {label: variant for variant, label in VARIANT_LABELS.items()}
 DATASETS = ("fashion200k", "shoes", "fashioniq")
@@ -52,9 +52,7 @@ def _budgets(training: dict | None) -> dict[str, int]:
     has the record's own step budget."""
     if not training:
         return {}
-    default = {v: int(training["steps"]) for v in VARIANT_LABELS}
-    return default | {r["variant"]: int(r["steps"]) for r in training.get("convergence", [])
-                      if r.get("steps") == r.get("steps")}  # NaN (no validation curve) keeps the default
+    return {v: int(training["steps"]) for v in VARIANT_LABELS} | variant_steps(training)
 
 
 def _verdicts(results: dict, ablations: dict, metric: str) -> dict[str, str]:

@@ -230,6 +230,8 @@ def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str
     figures_dir = Path(figures_dir)
     lines = []
     for ds in datasets:
+        training = figures_dir / f"training_{ds}.json"
+        steps = variant_steps(read_json(training)) if training.is_file() else {}
         for notebook, what in (("results", "baselines"), ("ablations", "ablations")):
             path = figures_dir / f"{notebook}_{ds}.json"
             if not path.is_file():
@@ -241,7 +243,6 @@ def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str
                 lines.append(f"- {DATASET_NAMES[ds]}, {what}: `{path.name}` records no paired differences "
                              f"(written before they existed: run `make study`).")
             protocol = rec.get("protocol") or (rec.get("protocols") or [""])[0]
-            steps = _steps(figures_dir, ds)
             for r in paired:
                 other = (rerun or {}).get((ds, r["variant"]))
                 flag = "" if other in (None, verdict(r)) else (
@@ -254,11 +255,11 @@ def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str
     return lines
 
 
-def _steps(figures_dir: Path, ds: str) -> dict[str, int]:
-    """Steps per variant (pre-training included) from the training chapter's convergence table, if recorded."""
-    path = figures_dir / f"training_{ds}.json"
-    rows = read_json(path).get("convergence") or [] if path.is_file() else []
-    return {r["variant"]: int(r["steps"]) for r in rows if r.get("steps") == r.get("steps")}  # NaN: no curve
+def variant_steps(training: dict) -> dict[str, int]:
+    """Steps per variant (pre-training included) from a training chapter's record (its convergence table); a variant
+    without a validation curve (steps NaN) is left out."""
+    return {r["variant"]: int(r["steps"]) for r in training.get("convergence") or []
+            if r.get("steps") == r.get("steps")}
 
 
 def results_table(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> list[str]:
@@ -296,7 +297,8 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
     lines = []
     for ds in datasets:
         path = Path(figures_dir) / f"training_{ds}.json"
-        conv = read_json(path).get("convergence") if path.is_file() else None
+        record = read_json(path) if path.is_file() else {}
+        conv = record.get("convergence")
         if not conv:
             continue
         judged = [r for r in conv if r.get("plateau gain") is not None and r["plateau gain"] == r["plateau gain"]]
@@ -311,7 +313,7 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
         lines.append(f"- {DATASET_NAMES[ds]}: {len(judged) - len(rising)} of {len(judged)} variants end on a plateau "
                      f"after {budget} (validation R@10 gain over the last 20% of the "
                      f"steps from {min(gains):+.1f} to {max(gains):+.1f} points, criterion < "
-                     f"{read_json(path).get('plateau_points', 2.0):g})" + ("." if not rising else "; still rising: " +
+                     f"{record.get('plateau_points', 2.0):g})" + ("." if not rising else "; still rising: " +
                      ", ".join(f"{r['variant']} ({r['plateau gain']:+.1f})" for r in rising) + "."))
     return lines
 

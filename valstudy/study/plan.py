@@ -72,11 +72,12 @@ def run_config(dataset: str, profile: Profile, root: str | Path, method: str = "
     name = f"{dataset}_{profile.config_kind}"
     over = {**profile.overrides, "data.root": str(data_root(dataset, profile, root)), "model.method": method,
             "seed": seed}
-    steps = profile.steps if profile.steps is not None else get_config(name).steps
+    named = get_config(name).steps
+    steps = profile.steps if profile.steps is not None else named
     budget = steps  # this run's L_vv steps: the dataset's budget, longer for a slow ablation of the synthetic study
     if ablation is not None and profile.steps is None and profile.config_kind == "synth":
         budget = steps * SLOW_ABLATIONS.get(ablation, 1)
-    if budget != get_config(name).steps:
+    if budget != named:
         over["steps"] = budget
     if profile.evaluations:  # validation curves: evenly spaced evaluations, the last one at the final step
         over["eval_every"] = max(budget // profile.evaluations, 1)
