@@ -7,10 +7,13 @@ The model (backbone, image size, text encoder sizes) comes from the named traini
 shoes_paper`` times ResNet-50 at 256 px (randomly initialised: timing needs no pretrained weights).
 
 The difference between VAL and the backbone alone is the measured cost of the composite transformers and the text
-encoder in training (forward + backward + Adam step); nothing here is quoted from the paper. The row "VAL
-(explicit)" times the same model with its composite transformers on their explicit formulas (``set_fast_paths``):
-the cost before the fast paths, measured in the same run. ``cpu_s`` is the process's CPU time per step (all its
-threads), which other processes on a shared machine disturb far less than the wall-clock ``median_s``.
+encoder in training (forward + backward + Adam step); nothing here is quoted from the paper. On the CPU, VAL's
+self-attention runs on the C kernel (``valstudy/models/attention_native.c``) when the machine has a C compiler; the
+row "VAL (torch ops)" times the same model on the torch-operations kernel that runs without one, and the row "VAL
+(explicit)" on its explicit formulas (``set_fast_paths``): the costs before the fast paths, measured in the same run.
+Like training, the benchmark keeps freed memory in the process (``valstudy.runtime.keep_freed_memory``).
+``cpu_s`` is the process's CPU time per step (all its threads), which other processes on a shared machine disturb
+far less than the wall-clock ``median_s``.
 """
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ from valstudy.models import build_model  # noqa: E402
 from valstudy.models.composite_transformer import set_fast_paths  # noqa: E402
 from valstudy.text import TextBatch  # noqa: E402
 from valstudy.device import pick_device  # noqa: E402
+from valstudy.models import attention_native  # noqa: E402
+from valstudy.runtime import keep_freed_memory  # noqa: E402
 
 
 def _sync(device):
@@ -68,6 +73,8 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     device = pick_device(a.device)
+    allocator = keep_freed_memory()  # as training does (valstudy.training.loop.train)
+    kernel = "C kernel" if device.type == "cpu" and attention_native.library() is not None else "torch operations"
     torch.manual_seed(0)
     model_cfg = dataclasses.replace(get_config(a.config).model, pretrained=False)
     size, vocab, T = model_cfg.image_size, 500, 8
@@ -76,9 +83,12 @@ def main() -> None:
     texts = TextBatch(torch.randint(1, vocab, (a.batch, T), device=device),
                       torch.full((a.batch,), T, dtype=torch.long, device=device))
     rows = {}
-    for label, method in (("VAL", "val"), ("VAL (explicit)", "val"), ("TIRG", "tirg"), ("backbone only", None)):
-        if label == "VAL (explicit)" and not a.explicit:
+    labels = (("VAL", "val"), ("VAL (torch ops)", "val"), ("VAL (explicit)", "val"), ("TIRG", "tirg"),
+              ("backbone only", None))
+    for label, method in labels:
+        if label == "VAL (explicit)" and not a.explicit or label == "VAL (torch ops)" and kernel != "C kernel":
             continue
+        attention_native.set_native(label != "VAL (torch ops)")
         torch.manual_seed(0)
         cfg = dataclasses.replace(model_cfg, method=method or "image_only")
         model = set_fast_paths(build_model(cfg, vocab), label != "VAL (explicit)").to(device).train()
@@ -103,10 +113,12 @@ def main() -> None:
         r["vs_tirg"], r["cpu_vs_tirg"] = r["median_s"] / tirg["median_s"], r["cpu_s"] / tirg["cpu_s"]
     if a.json:
         print(json.dumps({"device": str(device), "config": a.config, "backbone": model_cfg.backbone, "image_size": size,
-                          "batch": a.batch, "threads": torch.get_num_threads(), "rows": rows}, indent=1))
+                          "batch": a.batch, "threads": torch.get_num_threads(), "attention_kernel": kernel,
+                          "keep_freed_memory": allocator, "rows": rows}, indent=1))
         return
     print(f"training step, {a.config}: {model_cfg.backbone} backbone, batch {a.batch}, {size} px, {device}, "
-          f"{torch.get_num_threads()} threads, median of {a.steps}")
+          f"{torch.get_num_threads()} threads, median of {a.steps}; CPU attention: {kernel}; "
+          f"freed memory kept: {allocator}")
     print(f"{'model':<16}{'s/step':>9}{'min s':>9}{'cpu s':>9}{'x backbone':>12}{'x TIRG':>8}{'cpu x TIRG':>12}"
           f"{'params (M)':>12}")
     for k, r in rows.items():

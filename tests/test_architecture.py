@@ -1,6 +1,6 @@
 """The architecture, read from the source (ast): no import cycle inside valstudy/, and layers that point one way.
 
-Layers, bottom to top (docs/architecture.md): errors, io -> config, device -> text, checkpoint -> data -> models,
+Layers, bottom to top (docs/architecture.md): errors, io -> config, device, runtime -> text, checkpoint -> data -> models,
 losses -> features, retrieval, metrics, flops -> evaluation, results -> training -> analysis, plotting, study,
 book -> cli. A module may import its own layer or any below it, never one above; imports inside functions count too.
 """
@@ -15,7 +15,7 @@ PKG = Path(__file__).resolve().parents[1] / "valstudy"
 
 LAYERS = [  # (layer, module prefixes); a module belongs to the layer of its longest matching prefix
     ("base", ("valstudy", "valstudy.errors", "valstudy.io")),
-    ("config", ("valstudy.config", "valstudy.device")),
+    ("config", ("valstudy.config", "valstudy.device", "valstudy.runtime")),
     ("text", ("valstudy.text", "valstudy.checkpoint")),
     ("data", ("valstudy.data",)),
     ("models", ("valstudy.models", "valstudy.losses")),

@@ -85,7 +85,7 @@ def _explicit_dropout_attention(q, k, v, p, seed):
     """softmax(Q^T K / sqrt(d)) * mask / keep, applied to V, with the mask the kernel draws for this seed."""
     b, heads, d, n = q.shape
     weights = torch.softmax(q.transpose(-1, -2) @ k / math.sqrt(d), dim=-1)  # (B, heads, n, n)
-    mask = ak.dropout_keep_mask((b * heads, n, n), p, ak.mask_generator(seed)).view_as(weights).to(q.dtype)
+    mask = ak.dropout_keep_mask(seed, 0, (b * heads, n, n), p).view_as(weights).to(q.dtype)
     return v @ (weights * mask / ak.dropout_keep_probability(p)).transpose(-1, -2)  # (B, heads, d, n)
 
 
@@ -127,14 +127,30 @@ def test_backward_after_a_later_forward_recomputes_what_the_store_lost():
 
 
 def test_dropout_mask_keeps_at_the_configured_rate_and_follows_the_seed():
-    m = ak.dropout_keep_mask((1000, 1000), 0.1, ak.mask_generator(7))
+    m = ak.dropout_keep_mask(7, 0, (10, 100, 1000), 0.1)
     assert set(m.unique().tolist()) == {0.0, 1.0}
     keep = ak.dropout_keep_probability(0.1)
     assert abs(keep - 0.9) < 1e-5
     assert abs(m.mean().item() - keep) < 5 * math.sqrt(keep * (1 - keep) / m.numel())  # 5 standard errors
-    assert torch.equal(m, ak.dropout_keep_mask((1000, 1000), 0.1, ak.mask_generator(7)))
-    assert not torch.equal(m, ak.dropout_keep_mask((1000, 1000), 0.1, ak.mask_generator(8)))
-    assert ak.dropout_keep_mask((50,), 0.0, ak.mask_generator(0)).min() == 1.0
+    assert torch.equal(m, ak.dropout_keep_mask(7, 0, (10, 100, 1000), 0.1))
+    assert not torch.equal(m, ak.dropout_keep_mask(8, 0, (10, 100, 1000), 0.1))
+    assert ak.dropout_keep_mask(0, 0, (1, 5, 50), 0.0).min() == 1.0
+
+
+def test_mask_bits_are_uniform_and_counter_based():
+    # Uniform over the 2^16 values (every 4096-wide bin within 5 standard errors), and row r's bits are the same
+    # whether drawn alone or among others: backward and any chunking redraw the same mask.
+    seed = (1 << 61) + 987654321
+    bits = ak.mask_bits(seed, 0, 4096, 256)
+    assert bits.dtype == torch.int32 and bits.min() >= -(1 << 15) and bits.max() < 1 << 15
+    counts = torch.bincount((bits + (1 << 15)).flatten() // 4096, minlength=16).double()
+    expected = bits.numel() / 16
+    assert ((counts - expected).abs() < 5 * math.sqrt(expected)).all()
+    assert torch.equal(ak.mask_bits(seed, 1000, 3, 256), bits[1000:1003])
+    assert not torch.equal(ak.mask_bits(seed + 1, 0, 4096, 256), bits)
+    # neighbouring entries are not correlated
+    b = bits.double()
+    assert abs(torch.corrcoef(torch.stack([b[:, :-1].flatten(), b[:, 1:].flatten()]))[0, 1]) < 0.01
 
 
 def test_training_dropout_is_drawn_from_torchs_generator():

@@ -6,9 +6,11 @@ Both compute what the explicit formulas in ``composite_transformer.py`` compute 
   layout (B, heads, d, n). On CUDA, and wherever no dropout is drawn, it is torch's fused
   ``scaled_dot_product_attention``. On the CPU in training, SDPA's fused kernels do not take ``dropout_p`` (torch
   falls back to its unfused formula) and the (n, n) weights of the low level (256 x 256 per head at 64 px) overflow the
-  cache, so :class:`_ChunkedDropoutAttention` walks the batch in cache-sized chunks, draws the dropout mask from 16
-  random bits per weight with one comparison (torch's ``bernoulli_`` costs several times more), keeps the weights
-  and the dropped weights for backward, and goes back through dropout and softmax in three passes.
+  cache. There, float32 maps go to the C kernel (:mod:`~valstudy.models.attention_native`: a block of rows at a
+  time, in cache, weights recomputed in backward), and everything else, or everything on a machine without a C
+  compiler, to :class:`_ChunkedDropoutAttention`, in torch operations: it walks the batch in cache-sized chunks,
+  keeps the weights and the dropped weights for backward, and goes back through dropout and softmax in three
+  passes. Both draw the same mask from the same seed (:mod:`~valstudy.models.dropout_mask`).
 * :func:`map_conv_matrix` turns a one-channel convolution whose kernel covers the whole h x w map into one
   (hw, hw) matrix, so the spatial gate is a matrix product instead of an h x w convolution.
 """
@@ -17,39 +19,13 @@ from __future__ import annotations
 import math
 import threading
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-_MASK_BITS = 16
+from .attention_native import NativeDropoutAttention, library as native_library
+from .dropout_mask import dropout_keep_mask, dropout_keep_probability, dropout_threshold, mask_bits  # noqa: F401
+
 _CHUNK_ELEMENTS = 1 << 19  # attention weights per chunk: 2 MiB of float32, one core's L2 on the machines we measured
-
-
-def dropout_keep_probability(p: float) -> float:
-    """The keep probability the CPU path realises: p rounded to a multiple of 2^-16 (0.1 -> 0.1000061)."""
-    return 1.0 - round(p * (1 << _MASK_BITS)) / (1 << _MASK_BITS)
-
-
-def dropout_keep_mask(shape: tuple[int, ...], p: float, generator: np.random.Generator,
-                      out: torch.Tensor | None = None) -> torch.Tensor:
-    """Float 0/1 mask of ``shape`` that keeps each entry with :func:`dropout_keep_probability` (p), from 16 random bits.
-
-    The bits come from ``generator``'s bit generator, 64 at a time (numpy's PCG64 gives them about twice as fast as
-    torch's CPU generator, and 16 bits per entry cost a sixth of ``bernoulli_``): the same seed gives the same mask.
-    One comparison writes the mask: an entry is dropped when its bits, read as an int16, are among the lowest
-    round(p * 2^16) values. ``out`` (float32) is an optional buffer to write into.
-    """
-    n = math.prod(shape)
-    words = torch.from_numpy(generator.bit_generator.random_raw((n + 3) // 4).view(np.int64))
-    bits = words.view(torch.int16)[:n].view(shape)  # uniform integers in [-2^15, 2^15)
-    threshold = round(p * (1 << _MASK_BITS)) - (1 << (_MASK_BITS - 1))
-    mask = torch.empty(shape, dtype=torch.float32) if out is None else out
-    return torch.ge(bits, threshold, out=mask)
-
-
-def mask_generator(seed: int) -> np.random.Generator:
-    """The generator of one attention call's dropout masks (seeded from torch's global generator by the caller)."""
-    return np.random.Generator(np.random.PCG64(seed))
 
 
 _workspace = threading.local()
@@ -106,13 +82,15 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
     """
 
     @staticmethod
-    def _chunk_weights(q, k, sl, gen, p, w, dropped):
-        """P (and D = P * mask) of the batch slice ``sl`` into the (b*heads, n, n) buffers w (and dropped)."""
+    def _chunk_weights(q, k, sl, seed, p, w, dropped):
+        """P (and D = P * mask) of the batch slice ``sl`` into the (b*heads, n, n) buffers w (and dropped);
+        seed None: no dropout."""
         b, heads, d, n = q[sl].shape
         torch.bmm(q[sl].reshape(b * heads, d, n).transpose(1, 2), k[sl].reshape(b * heads, d, n), out=w)
         torch._softmax(w, -1, False, out=w)  # in place: rows sum to 1
-        if gen is not None:
-            mask = dropout_keep_mask(tuple(w.shape), p, gen, out=_buffer("mask", tuple(w.shape), w.dtype))
+        if seed is not None:
+            mask = dropout_keep_mask(seed, sl.start * heads * n, tuple(w.shape), p,
+                                     out=_buffer("mask", tuple(w.shape), w.dtype))
             torch.mul(w, mask, out=dropped)
 
     @staticmethod
@@ -130,13 +108,13 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, p: float, seed: int, chunk: int, store: AttentionStore | None):
         batch, heads, d, n = q.shape
         out = torch.empty(batch, heads, d, n, dtype=v.dtype)
-        gen = mask_generator(seed) if p > 0 else None
-        version = store.claim((batch * heads, n, n), q.dtype, gen is not None) if store is not None else None
+        drawn = seed if p > 0 else None
+        version = store.claim((batch * heads, n, n), q.dtype, p > 0) if store is not None else None
         for s in range(0, batch, chunk):
             sl = slice(s, s + chunk)
             b = out[sl].shape[0]
-            w, dropped = _ChunkedDropoutAttention._buffers(store, s, b, batch, heads, n, q.dtype, gen is not None)
-            _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, p, w, dropped)
+            w, dropped = _ChunkedDropoutAttention._buffers(store, s, b, batch, heads, n, q.dtype, p > 0)
+            _ChunkedDropoutAttention._chunk_weights(q, k, sl, drawn, p, w, dropped)
             torch.bmm(v[sl].reshape(b * heads, d, n), dropped.transpose(1, 2), out=out[sl].view(b * heads, d, n))
         keep = dropout_keep_probability(p)
         if keep != 1.0:
@@ -152,7 +130,7 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
         dq, dk, dv = (torch.empty(q.shape, dtype=q.dtype) for _ in range(3))
         grad = grad * (1.0 / ctx.keep) if ctx.keep != 1.0 else grad.contiguous()
         stored = ctx.store is not None and ctx.store.version == ctx.version
-        gen = mask_generator(ctx.seed) if ctx.p > 0 and not stored else None
+        drawn = ctx.seed if ctx.p > 0 else None
         for s in range(0, batch, ctx.chunk):
             sl = slice(s, s + ctx.chunk)
             b = q[sl].shape[0]
@@ -160,7 +138,7 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
             w, dropped = _ChunkedDropoutAttention._buffers(ctx.store if stored else None, s, b, batch, heads, n,
                                                            q.dtype, ctx.p > 0)
             if not stored:
-                _ChunkedDropoutAttention._chunk_weights(q, k, sl, gen, ctx.p, w, dropped)
+                _ChunkedDropoutAttention._chunk_weights(q, k, sl, drawn, ctx.p, w, dropped)
             g = grad[sl].reshape(b * heads, d, n)
             torch.bmm(g, dropped, out=dv[sl].view(b * heads, d, n))
             dw = _buffer("dw", shape, q.dtype)
@@ -196,9 +174,12 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: floa
         out = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2),
                                              dropout_p=dropout_p)  # (B, heads, n, d)
         return out.transpose(-1, -2)
-    n, heads = q.shape[3], q.shape[1]
+    heads, n = q.shape[1], q.shape[3]
     chunk = max(1, _CHUNK_ELEMENTS // (heads * n * n))
     seed = int(torch.randint(0, 1 << 62, ())) if dropout_p > 0 else 0  # from the global generator: resumable
+    if q.dtype == torch.float32 and native_library() is not None:  # the C kernel, the same masks
+        return NativeDropoutAttention.apply(
+            q, k, v, 1.0 / math.sqrt(d), float(dropout_p), seed)
     return _ChunkedDropoutAttention.apply(q * (1.0 / math.sqrt(d)), k, v, float(dropout_p), seed, chunk, store)
 
 

@@ -30,6 +30,7 @@ from ..io import append_line, read_json, read_jsonl, write_json, write_text
 from ..locks import folder_lock
 from ..losses import build_loss
 from ..models import build_model
+from ..runtime import keep_freed_memory
 from ..text import Vocabulary, load_glove
 from .batches import StepBatches
 from ..versions import stamp
@@ -332,6 +333,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, stop_aft
     Rank 0 holds the run folder's lock (``valstudy.locks``) throughout: a second process training in the same folder
     is refused with the holder's pid.
     """
+    keep_freed_memory()  # valstudy.runtime: no page faults from memory handed back and taken again every step
     if int(os.environ.get("RANK", "0")) != 0:
         return Run(cfg, run_dir, progress=progress).fit(stop_after=stop_after)
     with folder_lock(run_dir, "run folder"):

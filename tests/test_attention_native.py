@@ -1,0 +1,138 @@
+"""The C attention kernel (valstudy/models/attention_native.c) equals the torch-operations kernel and the formula."""
+import math
+import os
+import shutil
+
+import pytest
+import torch
+
+from valstudy.models import attention_kernels as ak
+from valstudy.models import attention_native as an
+from valstudy.models.composite_transformer import CompositeTransformer
+
+needs_kernel = pytest.mark.skipif(an.library() is None, reason="no C compiler here: the C kernel is not built")
+
+# (batch, heads, d, n): the synthetic levels (64 px), and sizes that leave tails (n not a multiple of 8 or of 4 rows)
+SHAPES = [(32, 2, 8, 256), (32, 2, 16, 64), (32, 2, 32, 16), (3, 2, 5, 7), (2, 1, 3, 13), (1, 3, 4, 1)]
+
+
+def _qkv(shape, seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(shape, generator=g, dtype=dtype).requires_grad_() for _ in range(3)]
+
+
+def _formula(q, k, v, p, seed):
+    """softmax(Q^T K / sqrt(d)) * mask / keep, applied to V, in float64, with the mask of mask_bits."""
+    b, heads, d, n = q.shape
+    weights = torch.softmax(q.transpose(-1, -2) @ k / math.sqrt(d), dim=-1)  # (B, heads, n, n)
+    mask = ak.dropout_keep_mask(seed, 0, (b * heads, n, n), p).view_as(weights).to(q.dtype)
+    return v @ (weights * mask / ak.dropout_keep_probability(p)).transpose(-1, -2)  # (B, heads, d, n)
+
+
+@needs_kernel
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.5])
+def test_native_equals_the_torch_kernel_and_the_formula(shape, p):
+    q, k, v = _qkv(shape)
+    d, n = shape[2], shape[3]
+    seed = (1 << 61) + 4242
+    got = an.NativeDropoutAttention.apply(q, k, v, 1.0 / math.sqrt(d), p, seed)
+    chunk = max(1, (1 << 19) // (shape[1] * n * n))
+    torch_kernel = ak._ChunkedDropoutAttention.apply(q / math.sqrt(d), k, v, p, seed, chunk, None)
+    q64, k64, v64 = (t.detach().double().requires_grad_() for t in (q, k, v))
+    ref = _formula(q64, k64, v64, p, seed)
+    assert torch.allclose(got, torch_kernel, atol=2e-6, rtol=1e-5)
+    assert torch.allclose(got.double(), ref, atol=2e-6, rtol=1e-5)
+    g = torch.randn(got.shape, generator=torch.Generator().manual_seed(1))
+    for a, b in zip(torch.autograd.grad(got, (q, k, v), g), torch.autograd.grad(ref, (q64, k64, v64), g.double())):
+        assert torch.allclose(a.double(), b, atol=1e-5, rtol=1e-4)
+
+
+@needs_kernel
+def test_dropout_changes_the_output_and_the_seed_picks_the_mask():
+    q, k, v = _qkv((4, 2, 8, 32))
+    a = an.NativeDropoutAttention.apply(q, k, v, 0.35, 0.3, 11)
+    assert torch.equal(a, an.NativeDropoutAttention.apply(q, k, v, 0.35, 0.3, 11))
+    assert not torch.allclose(a, an.NativeDropoutAttention.apply(q, k, v, 0.35, 0.3, 12))
+    assert not torch.allclose(a, an.NativeDropoutAttention.apply(q, k, v, 0.35, 0.0, 11))
+
+
+@needs_kernel
+def test_results_do_not_depend_on_the_thread_count():
+    q, k, v = _qkv((8, 2, 8, 64))
+    g = torch.randn(8, 2, 8, 64)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for t in (1, 2, 3):
+            torch.set_num_threads(t)
+            out = an.NativeDropoutAttention.apply(q, k, v, 0.35, 0.1, 5)
+            results.append((out, *torch.autograd.grad(out, (q, k, v), g)))
+    finally:
+        torch.set_num_threads(threads)
+    for other in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0], other))
+
+
+@needs_kernel
+def test_the_model_routes_training_attention_to_the_kernel_with_the_same_function():
+    torch.manual_seed(0)
+    ct = CompositeTransformer(16, 7, spatial_size=(8, 8), init_w_sa=0.7).train()
+    x, t = torch.randn(4, 16, 8, 8), torch.randn(4, 7)
+    outs = []
+    try:
+        for on in (True, False):
+            an.set_native(on)
+            torch.manual_seed(3)
+            out = ct(x, t)
+            outs.append((out, torch.autograd.grad(out.square().sum(), ct.sa.f_q.weight)[0]))
+    finally:
+        an.set_native(True)
+    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-5)
+    assert torch.allclose(outs[0][1], outs[1][1], atol=1e-4, rtol=1e-4)
+
+
+@pytest.fixture
+def fresh_library(monkeypatch, tmp_path):
+    """library() as on a machine that has not built the kernel yet, building into tmp_path."""
+    monkeypatch.setenv("VALSTUDY_KERNEL_DIR", str(tmp_path))
+    monkeypatch.delenv("VALSTUDY_NATIVE", raising=False)
+    saved = an._state.pop("lib", "absent")
+    yield tmp_path
+    an._state.pop("lib", None)
+    if saved != "absent":
+        an._state["lib"] = saved
+
+
+def test_without_a_compiler_the_torch_kernel_runs_and_says_so(fresh_library, monkeypatch):
+    monkeypatch.setenv("CC", "no-such-compiler-here")
+    with pytest.warns(RuntimeWarning, match="no C compiler .no-such-compiler-here."):
+        assert an.library() is None
+    q, k, v = _qkv((2, 2, 4, 9), dtype=torch.float32)
+    torch.manual_seed(0)
+    out = ak.attention(q, k, v, dropout_p=0.2)  # the torch-operations kernel
+    torch.manual_seed(0)
+    seed = int(torch.randint(0, 1 << 62, ()))
+    ref = _formula(q.double(), k.double(), v.double(), 0.2, seed)
+    assert torch.allclose(out.double(), ref, atol=1e-5)
+
+
+def test_a_failing_build_is_reported_not_hidden(fresh_library, monkeypatch):
+    monkeypatch.setenv("CC", shutil.which("false") or "/bin/false")
+    with pytest.warns(RuntimeWarning, match="building attention_native.c failed"):
+        assert an.library() is None
+    assert not list(fresh_library.glob("*.so")) and not list(fresh_library.glob("tmp*"))  # nothing half-written
+
+
+@pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc")) is None, reason="no C compiler here")
+def test_the_kernel_is_built_once_per_source_and_cpu(fresh_library):
+    path = an._compile(shutil.which(os.environ.get("CC", "cc")))
+    assert path.parent == fresh_library and path.name.startswith("attention_native-")
+    mtime = path.stat().st_mtime_ns
+    assert an._compile("no-such-compiler-here") == path and path.stat().st_mtime_ns == mtime  # reused, not rebuilt
+    assert an.library() is not None
+
+
+def test_disabling_the_kernel_by_environment(fresh_library, monkeypatch):
+    monkeypatch.setenv("VALSTUDY_NATIVE", "0")
+    assert an.library() is None
