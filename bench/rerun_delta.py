@@ -1,6 +1,6 @@
 """How far do the study's numbers move when the whole study is regenerated elsewhere?
 
-    python bench/rerun_delta.py --before REV [--after figures] [--metric R@10] [--json]
+    python bench/rerun_delta.py --before REV [--after figures] [--metric R@10] [--change WORDS] [--json]
 
 Compares the committed records of two runs of ``make study``: ``--before`` is a git revision whose ``figures/`` holds
 the earlier study (read with ``git show``), ``--after`` a folder with the later one (default: ``figures/``). For each
@@ -95,11 +95,13 @@ def main() -> None:
     p.add_argument("--before", required=True, help="git revision holding the earlier study's figures/")
     p.add_argument("--after", default=str(REPO / "figures"), help="folder holding the later study's records")
     p.add_argument("--metric", default="R@10")
+    p.add_argument("--change", default="on another CPU",
+                   help='what the later regeneration changed, as words that follow "regenerated" (recorded in --json)')
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     rows = compare(a.before, a.after, a.metric)
     if a.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps({"before": a.before, "change": a.change, "rows": rows}, indent=1))
         return
     print(f"test {a.metric}, seed means (3 seeds each): {a.before} -> {a.after}")
     print(f"{'dataset':<12}{'variant':<14}{'before':>8}{'after':>8}{'delta':>8}  paired verdict before -> after")

@@ -136,3 +136,18 @@ def test_the_kernel_is_built_once_per_source_and_cpu(fresh_library):
 def test_disabling_the_kernel_by_environment(fresh_library, monkeypatch):
     monkeypatch.setenv("VALSTUDY_NATIVE", "0")
     assert an.library() is None
+
+
+@pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc")) is None, reason="no C compiler here")
+def test_a_compiler_without_openmp_still_builds_the_kernel(fresh_library, monkeypatch):
+    real = shutil.which(os.environ.get("CC", "cc"))
+    fake = fresh_library / "cc-without-openmp"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = "-fopenmp" ] && { echo "unsupported: -fopenmp" >&2; '
+                    f'exit 1; }}; done\nexec {real} "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("CC", str(fake))
+    lib = an.library()
+    assert lib is not None and len(list(fresh_library.glob("*.so"))) == 1
+    q, k, v = _qkv((3, 2, 5, 7))
+    out = an.NativeDropoutAttention.apply(q, k, v, 1.0 / math.sqrt(5), 0.2, 9)
+    assert torch.allclose(out.double(), _formula(q.double(), k.double(), v.double(), 0.2, 9), atol=2e-6)

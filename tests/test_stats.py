@@ -149,5 +149,18 @@ def test_rerun_lines_summarise_how_far_numbers_and_verdicts_moved(tmp_path):
     assert "1 of 2 paired verdicts changed: no_sa (none -> higher)" in shoes
     assert shoes.endswith("not compared, their step budget changed (so their verdicts are not checked by a "
                           "regeneration): lvs (1600 -> 2800 steps).")
-    assert "800 -> 1200 steps" in f200k and "not the machine's effect alone" in f200k
+    assert "800 -> 1200 steps" in f200k and "not the regeneration's effect alone" in f200k
     assert stats.rerun_lines(tmp_path / "absent.json") == []
+    assert stats.rerun_record(record)[0] == "on another CPU"  # a bare list of rows: the first records compared CPUs
+
+
+def test_a_rerun_record_names_what_the_regeneration_changed(tmp_path):
+    _write_shoes_records(tmp_path)
+    record = tmp_path / "rerun.json"
+    record.write_text(json.dumps({"before": "abc123", "change": "with another kernel", "rows": [
+        {"dataset": "shoes", "variant": "tirg", "delta": 1.5, "verdict_before": "none", "verdict_after": "higher",
+         "same_budget": True, "steps": [1200, 1200]}]}))
+    assert stats.rerun_verdicts(record) == {("shoes", "tirg"): "none"}
+    block = stats.readme_block(tmp_path, rerun_path=record)
+    assert "The whole study regenerated with another kernel: the previous records against these" in block
+    assert "**not reproduced**: the study regenerated with another kernel found no difference" in block

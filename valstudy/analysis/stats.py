@@ -38,13 +38,23 @@ def verdict(row: dict) -> str:
     return "higher" if row["mean"] > 0 else "lower"
 
 
+def rerun_record(path: str | Path = RERUN) -> tuple[str, list[dict]]:
+    """What the regeneration recorded in ``path`` (``bench/rerun_delta.py --json``) changed, as words that follow
+    "regenerated" ("on another CPU", "with ..."), and its rows; ("", []) when there is no record. A record written
+    before it named the change (a bare list of rows) compared two CPUs."""
+    path = Path(path)
+    if not path.is_file():
+        return "", []
+    rec = read_json(path)
+    if isinstance(rec, list):
+        return "on another CPU", rec
+    return rec["change"], rec["rows"]
+
+
 def rerun_verdicts(path: str | Path = RERUN) -> dict[tuple[str, str], str]:
     """(dataset, variant) -> the verdict of the earlier regeneration recorded in ``path`` (same step budget only);
     empty when there is no such record."""
-    path = Path(path)
-    if not path.is_file():
-        return {}
-    return {(r["dataset"], r["variant"]): r["verdict_before"] for r in read_json(path)
+    return {(r["dataset"], r["variant"]): r["verdict_before"] for r in rerun_record(path)[1]
             if r.get("same_budget") and r.get("verdict_before") in _VERDICT_WORDS}
 
 
@@ -220,12 +230,13 @@ def comparison_sentence(row: dict, dataset: str = "", reference: str = "VAL") ->
 
 
 def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str = HEADLINE,
-             rerun: dict[tuple[str, str], str] | None = None) -> list[str]:
+             rerun: dict[tuple[str, str], str] | None = None, rerun_change: str = "on another CPU") -> list[str]:
     """Markdown bullet lines: every recorded comparison (baselines, then ablations) of every dataset as a sentence.
 
     Reads the ``paired`` lists the results and ablations notebooks record in ``<figures_dir>/<notebook>_<ds>.json``.
-    ``rerun`` (:func:`rerun_verdicts`) holds another regeneration's verdicts: a sentence whose verdict differs from
-    it says that the direction (or its absence) was not reproduced there.
+    ``rerun`` (:func:`rerun_verdicts`) holds another regeneration's verdicts, ``rerun_change`` what it changed
+    (:func:`rerun_record`): a sentence whose verdict differs from it says that the direction (or its absence) was
+    not reproduced there.
     """
     figures_dir = Path(figures_dir)
     lines = []
@@ -246,7 +257,7 @@ def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str
             for r in paired:
                 other = (rerun or {}).get((ds, r["variant"]))
                 flag = "" if other in (None, verdict(r)) else (
-                    f"; **not reproduced**: the study regenerated on another CPU found {_VERDICT_WORDS[other]} "
+                    f"; **not reproduced**: the study regenerated {rerun_change} found {_VERDICT_WORDS[other]} "
                     f"(docs/convergence.md)")
                 budget = r["variant"] in steps and "val" in steps and steps[r["variant"]] != steps["val"]
                 if budget:  # a slow variant trained longer than VAL (config.SLOW_ABLATIONS): say so
@@ -340,11 +351,12 @@ def attention_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> l
 
 def rerun_lines(path: str | Path = RERUN) -> list[str]:
     """Per dataset, from the record of ``bench/rerun_delta.py --json``: how far the seed-mean test R@10 of each
-    variant moved when the whole study was regenerated on another CPU, and how many paired verdicts changed."""
-    path = Path(path)
-    if not path.is_file():
+    variant moved when the whole study was regenerated (on another CPU, or with what the record names), and how
+    many paired verdicts changed."""
+    records = rerun_record(path)[1]
+    if not records:
         return []
-    rows = pd.DataFrame(read_json(path))
+    rows = pd.DataFrame(records)
     lines = []
     for ds, everything in rows.groupby("dataset", sort=False):
         # Variants whose step budget changed between the two records measure more than the machine: they are left out
@@ -357,7 +369,7 @@ def rerun_lines(path: str | Path = RERUN) -> list[str]:
         other = everything[~everything["same_budget"]]
         if same.empty:
             budget = (f" (the step budget changed too, {g['steps'].iloc[0][0]} -> {g['steps'].iloc[0][1]} steps, so "
-                      f"this is not the machine's effect alone, and no verdict here is checked by a regeneration at "
+                      f"this is not the regeneration's effect alone, and no verdict here is checked by a regeneration at "
                       f"its budget)")
         elif len(other):
             budget = ("; not compared, their step budget changed (so their verdicts are not checked by a "
@@ -378,15 +390,16 @@ def readme_block(figures_dir: str | Path, rerun_path: str | Path = RERUN) -> str
     """The generated README block, markers included: the results table, the paired comparisons (each checked
     against the earlier regeneration in ``rerun_path`` where it exists), the convergence and attention findings."""
     conv, att, rerun = convergence_lines(figures_dir), attention_lines(figures_dir), rerun_lines(rerun_path)
+    change = rerun_record(rerun_path)[0]
     body = "\n".join(results_table(figures_dir) + ["Each comparison with VAL (paired by random seed; a direction is "
                       "claimed only where the 95% interval excludes zero):", ""]
-                      + findings(figures_dir, rerun=rerun_verdicts(rerun_path))
+                      + findings(figures_dir, rerun=rerun_verdicts(rerun_path), rerun_change=change)
                       + (["", "Convergence (validation curves, [training chapter](notebooks/executed/)):", ""] + conv
                          if conv else [])
                       + (["", "Attention of the converged models ([attention chapter](notebooks/executed/)):", ""]
                          + att if att else [])
-                      + (["", "The whole study regenerated on another CPU (the previous records against these; "
-                          "`bench/rerun_delta.py`, [docs/convergence.md](docs/convergence.md)):", ""] + rerun
+                      + (["", f"The whole study regenerated {change}: the previous records against these "
+                          "(`bench/rerun_delta.py`, [docs/convergence.md](docs/convergence.md)):", ""] + rerun
                          if rerun else []))
     return (f"{START}\n<!-- generated by `python -m valstudy.analysis.stats --readme README.md` from "
             f"figures/*.json; do not edit by hand -->\n{body}\n{END}")

@@ -1,4 +1,4 @@
-/* Attention with dropout on its weights, four rows of weights at a time (valstudy.models.attention_native).
+/* Attention with dropout on its weights, a block of rows of weights at a time (valstudy.models.attention_native).
  *
  * For each matrix m (one image's head) of q, k, v in the channel layout (d, n):
  *   forward   P = softmax(alpha q^T k) row by row, D = P * mask, out = v D^T / keep; keeps each row's log-sum-exp.
@@ -7,8 +7,8 @@
  * The mask keeps entry (i, j) of matrix m when the top 16 bits of mask_hash(seed, m * n + i, j), read as an int16,
  * are >= threshold: a counter-based draw, the same in forward and backward, on any thread, and in the torch kernel
  * (dropout_mask.mask_bits computes the same hash). A block of rows stays in the L1 cache: the (n, n) weights
- * never go to memory, which is what the torch-operations kernel spends its time on. Rows go R = 4 at a time, so
- * that each load of k, v and each store into dk, dv serves four rows.
+ * never go to memory, which is what the torch-operations kernel spends its time on. Rows go R = 8 at a time, so
+ * that each load of k, v and each store into dk, dv serves eight rows.
  * Loops are written so that the compiler vectorises them (-O3 -fopenmp-simd; no -ffast-math, which would set
  * flush-to-zero for the whole process): exp is Cephes' expf polynomial, reductions are `omp simd` reductions.
  */

@@ -51,9 +51,13 @@ def kernel_dir() -> Path:
     return Path(os.environ.get("VALSTUDY_KERNEL_DIR") or Path.home() / ".cache" / "valstudy" / "kernels")
 
 
-def _compile(compiler: str) -> Path:
-    """Build the shared library (once per source, flags and CPU) and return its path; written atomically."""
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + _cpu_signature().encode()).hexdigest()
+def _compile(compiler: str, flags: tuple[str, ...] = FLAGS) -> Path:
+    """Build the shared library (once per source, flags and CPU) and return its path; written atomically.
+
+    A compiler without OpenMP (``-fopenmp`` refused) gets a second try with ``-fopenmp-simd``: one thread, still
+    vectorised. The error of the last try is raised.
+    """
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode() + _cpu_signature().encode()).hexdigest()
     target = kernel_dir() / f"attention_native-{key[:16]}.so"
     if target.exists():
         return target
@@ -61,8 +65,12 @@ def _compile(compiler: str) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        subprocess.run([compiler, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], check=True, capture_output=True, text=True)
+        subprocess.run([compiler, *flags, "-o", tmp, str(SOURCE), "-lm"], check=True, capture_output=True, text=True)
         os.replace(tmp, target)
+    except subprocess.CalledProcessError:
+        if "-fopenmp" not in flags:
+            raise
+        return _compile(compiler, tuple("-fopenmp-simd" if f == "-fopenmp" else f for f in flags))
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
