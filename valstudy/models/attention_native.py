@@ -97,6 +97,8 @@ def library() -> ctypes.CDLL | None:
     build: the last two are said once, as a warning)."""
     if _state.get("off"):
         return None
+    if "lib" in _state:  # the hot path (every attention call): no lock once it is decided
+        return _state["lib"]
     with _lock:
         if "lib" in _state:
             return _state["lib"]
