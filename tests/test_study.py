@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from valstudy.config import ABLATIONS, METHODS, PROFILES, SLOW_ABLATIONS, config_to_dict, get_config
+from valstudy.config import ABLATIONS, METHODS, PROFILES, SLOW_ABLATIONS, config_to_dict, get_config, slow_factor
 from valstudy.errors import ValstudyError
 from valstudy.evaluation import EVALUATION_VERSION
 from valstudy.study import RunSpec, absolute, plan, prepare, profile_paths, run_folder, train_run
@@ -31,7 +31,7 @@ def test_synthetic_plan_has_every_method_and_ablation_over_three_seeds(tmp_path)
     assert lvs.pretrain_steps == budget // 3
     evaluations = PROFILES["synthetic"].evaluations
     for name, cfg in by.items():  # the named configuration's budget (a slow ablation's multiple of it); every run
-        slow = SLOW_ABLATIONS.get(name.split("/")[1].removeprefix("ablation_"), 1)  # logs validation curves
+        slow = slow_factor(name.split("/")[1].removeprefix("ablation_"), "fashioniq")  # logs validation curves
         assert cfg.steps == budget * slow and cfg.eval_every == cfg.steps // evaluations > 0
         assert cfg.data.val_fraction > 0
         assert cfg.data.root == str(tmp_path / "synthetic" / "fashioniq")
@@ -40,7 +40,12 @@ def test_synthetic_plan_has_every_method_and_ablation_over_three_seeds(tmp_path)
         assert all(0 < s < budget for s in cfg.keep_checkpoints)
     assert {s.config.steps for s in plan("shoes", PROFILES["smoke"], tmp_path)} == {PROFILES["smoke"].steps}
     # the slow ablations train longer only in the synthetic study; the real data keeps the paper's iterations
-    assert SLOW_ABLATIONS["lvs"] > 1 and SLOW_ABLATIONS["no_ja"] > 1
+    assert all(slow_factor(a, d) > 1 for a in ("lvs", "no_ja") for d in ("fashion200k", "shoes", "fashioniq"))
+    # the factor is per dataset: low level only is slow on Fashion200k alone
+    f200k = {s.labels["variant"]: s.config.steps for s in plan("fashion200k", PROFILES["synthetic"], tmp_path)}
+    assert f200k["low"] == 2 * f200k["val"] == 2 * get_config("fashion200k_synth").steps
+    assert by["fashioniq/ablation_low/seed0"].steps == budget and slow_factor("low", "shoes") == 1
+    assert slow_factor(None, "shoes") == slow_factor("mid", "fashion200k") == 1 and set(SLOW_ABLATIONS) <= set(ABLATIONS)
     real = {s.labels["variant"]: s.config.steps for s in plan("shoes", PROFILES["real"], tmp_path)}
     assert set(real.values()) == {get_config("shoes_paper").steps} and {"lvs", "no_ja"} <= set(real)
 

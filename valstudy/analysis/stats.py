@@ -260,7 +260,7 @@ def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str
                     f"; **not reproduced**: the study regenerated {rerun_change} found {_VERDICT_WORDS[other]} "
                     f"(docs/convergence.md)")
                 budget = r["variant"] in steps and "val" in steps and steps[r["variant"]] != steps["val"]
-                if budget:  # a slow variant trained longer than VAL (config.SLOW_ABLATIONS): say so
+                if budget:  # a slow variant trained longer than VAL (config.SLOW_ABLATIONS, per dataset): say so
                     flag += f"; it trained {steps[r['variant']]:,} steps, VAL {steps['val']:,}"
                 lines.append(f"- {comparison_sentence(r, ds)[:-1]} (protocol '{protocol}'){flag}.")
     return lines

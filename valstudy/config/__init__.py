@@ -20,4 +20,4 @@ from .types import (  # noqa: F401
 from .named import (  # noqa: F401
     CONFIGS, apply_overrides, get_config, config_to_dict, config_from_dict, load_config, config_differences, config_hash)
 from .study import (  # noqa: F401
-    Profile, ABLATIONS, STUDY_ABLATIONS, SLOW_ABLATIONS, lvs_overrides, PROFILES)
+    Profile, ABLATIONS, STUDY_ABLATIONS, SLOW_ABLATIONS, slow_factor, lvs_overrides, PROFILES)

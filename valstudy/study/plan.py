@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import (ABLATIONS, DATASETS, PROFILES, SLOW_ABLATIONS, Profile, TrainConfig, config_differences,
-                      config_hash, get_config, lvs_overrides)
+from ..config import (ABLATIONS, DATASETS, PROFILES, Profile, TrainConfig, config_differences, config_hash,
+                      get_config, lvs_overrides, slow_factor)
 from ..errors import ValstudyError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def run_config(dataset: str, profile: Profile, root: str | Path, method: str = "
     steps = profile.steps if profile.steps is not None else named
     budget = steps  # this run's L_vv steps: the dataset's budget, longer for a slow ablation of the synthetic study
     if ablation is not None and profile.steps is None and profile.config_kind == "synth":
-        budget = steps * SLOW_ABLATIONS.get(ablation, 1)
+        budget = steps * slow_factor(ablation, dataset)
     if budget != named:
         over["steps"] = budget
     if profile.evaluations:  # validation curves: evenly spaced evaluations, the last one at the final step
