@@ -37,7 +37,7 @@ data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
 study: $(STAMP) ## the whole study: data, training, every notebook, every figure (DATA=real DATA_ROOT=... [PROFILE=rehearsal] [DATASETS=shoes,fashioniq])
 	$(PY) -m valstudy study all --data $(DATA) --data-root $(DATA_ROOT) $(if $(PROFILE),--profile $(PROFILE)) \
 		$(if $(DATASETS),--datasets $(subst $(comma), ,$(DATASETS)))
-	$(if $(filter rehearsal,$(PROFILE)),@echo "rehearsal: numbers on stand-ins are meaningless; README left alone",$(PY) -m valstudy.analysis.stats --readme README.md)
+	$(if $(filter rehearsal,$(PROFILE)),@echo "rehearsal: numbers on stand-ins are meaningless; README left alone",$(PY) -m valstudy findings --readme README.md)
 
 study-quick: $(STAMP) ## a first look: the synthetic study with one random seed and no ablations (figures in build/quick/)
 	$(PY) -m valstudy study all --profile quick
@@ -51,7 +51,7 @@ test-browser: $(STAMP) ## the browser tests (tests/browser/): installs playwrigh
 	VALSTUDY_BROWSER=1 $(PY) -m pytest -q -n 0 tests/browser
 
 findings: $(STAMP) ## rewrite the README's findings block from figures/*.json (paired 95% intervals over seeds)
-	$(PY) -m valstudy.analysis.stats --readme README.md
+	$(PY) -m valstudy findings --readme README.md
 
 bench: $(STAMP) ## the retrieval and training-step benchmarks
 	$(PY) bench/retrieval.py

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -110,14 +111,15 @@ def main() -> None:
         budget = "" if r["same_budget"] else f"   (steps {r['steps'][0]} -> {r['steps'][1]})"
         print(f"{r['dataset']:<12}{r['variant']:<14}{r['before']:>8.1f}{r['after']:>8.1f}{r['delta']:>+8.1f}  "
               f"{r['verdict_before']} -> {r['verdict_after']}{flag}{budget}")
-    for ds in DATASETS:
-        same = [r for r in rows if r["dataset"] == ds]
+    for ds in DATASETS:  # the summary compares equal budgets only, as the README's block does
+        same = [r for r in rows if r["dataset"] == ds and r["same_budget"]]
+        left = [r["variant"] for r in rows if r["dataset"] == ds and not r["same_budget"]]
         if same:
             d = [abs(r["delta"]) for r in same]
             changed = sum(r["verdict_before"] != r["verdict_after"] for r in same)
-            print(f"{ds}: |delta| median {sorted(d)[len(d) // 2]:.1f}, max {max(d):.1f} points; "
-                  f"{changed} of {sum(r['verdict_before'] != '-' for r in same)} paired verdicts changed")
-
+            print(f"{ds}: |delta| median {statistics.median(d):.1f}, max {max(d):.1f} points; "
+                  f"{changed} of {sum(r['verdict_before'] != '-' for r in same)} paired verdicts changed"
+                  + (f"; left out, their step budget changed: {', '.join(left)}" if left else ""))
 
 if __name__ == "__main__":
     main()

@@ -189,7 +189,7 @@ paper.astype(object).where(paper.notna(), "-")
 # ## Record
 #
 # The numbers this chapter computed, for the tests and for the README's generated findings
-# (`python -m valstudy.analysis.stats --readme README.md`).
+# (`python -m valstudy findings --readme README.md`).
 
 # %%
 _ = analysis.record(FIG, NOTEBOOK, DATASET, {

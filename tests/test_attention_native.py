@@ -125,11 +125,17 @@ def test_a_failing_build_is_reported_not_hidden(fresh_library, monkeypatch):
 
 
 @pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc")) is None, reason="no C compiler here")
-def test_the_kernel_is_built_once_per_source_and_cpu(fresh_library):
-    path = an._compile(shutil.which(os.environ.get("CC", "cc")))
+def test_the_kernel_is_built_once_per_source_compiler_and_cpu(fresh_library):
+    real = shutil.which(os.environ.get("CC", "cc"))
+    path = an._compile(real)
     assert path.parent == fresh_library and path.name.startswith("attention_native-")
     mtime = path.stat().st_mtime_ns
-    assert an._compile("no-such-compiler-here") == path and path.stat().st_mtime_ns == mtime  # reused, not rebuilt
+    assert an._compile(real) == path and path.stat().st_mtime_ns == mtime  # reused, not rebuilt
+    other = fresh_library / "another-cc"  # another compiler builds its own library beside the first
+    other.write_text(f'#!/bin/sh\nexec {real} "$@"\n')
+    other.chmod(0o755)
+    built = an._compile(str(other))
+    assert built != path and built.exists() and path.stat().st_mtime_ns == mtime
     assert an.library() is not None
 
 

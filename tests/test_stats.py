@@ -93,6 +93,20 @@ def test_findings_and_readme_block_from_records(tmp_path):
         stats.update_readme(readme, tmp_path)
 
 
+def test_the_findings_command_checks_and_rewrites_the_block(tmp_path, capsys):
+    from valstudy.cli import main
+
+    _write_shoes_records(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{stats.START}\nold\n{stats.END}\n")
+    args = ["findings", "--readme", str(readme), "--figures", str(tmp_path)]
+    assert main(args + ["--check"]) == 1 and "the findings block is stale" in capsys.readouterr().out
+    assert main(args) == 0 and "old" not in readme.read_text()
+    assert main(args + ["--check"]) == 0 and "unchanged" in capsys.readouterr().out.splitlines()[-1]
+    readme.write_text("no markers\n")
+    assert main(args) == 2 and "needs exactly one" in capsys.readouterr().err
+
+
 def test_a_variant_trained_longer_than_val_is_named_with_its_budget(tmp_path):
     _write_shoes_records(tmp_path)
     training = tmp_path / "training_shoes.json"
@@ -115,7 +129,7 @@ def test_convergence_lines_name_the_longer_budgets(tmp_path):
 def test_committed_readme_findings_are_what_the_committed_figures_give():
     block = stats.readme_block(REPO / "figures")
     assert block in (REPO / "README.md").read_text(), \
-        "README.md's findings block is stale: run python -m valstudy.analysis.stats --readme README.md"
+        "README.md's findings block is stale: run python -m valstudy findings --readme README.md"
 
 
 def test_a_verdict_another_regeneration_did_not_reproduce_is_flagged(tmp_path):
@@ -124,7 +138,8 @@ def test_a_verdict_another_regeneration_did_not_reproduce_is_flagged(tmp_path):
     assert "not reproduced" not in same[0]
     flipped = stats.findings(tmp_path, datasets=("shoes",), rerun={("shoes", "tirg"): "none"})
     assert flipped[0].startswith("- On synthetic Shoes, VAL's R@10 is higher than TIRG's")
-    assert "**not reproduced**: the study regenerated on another CPU found no difference" in flipped[0]
+    assert ("**not reproduced**: the previous study, before this one was regenerated on another CPU, found no "
+            "difference") in flipped[0]
     record = tmp_path / "rerun.json"
     record.write_text(json.dumps([
         {"dataset": "shoes", "variant": "tirg", "verdict_before": "none", "same_budget": True},
@@ -163,4 +178,5 @@ def test_a_rerun_record_names_what_the_regeneration_changed(tmp_path):
     assert stats.rerun_verdicts(record) == {("shoes", "tirg"): "none"}
     block = stats.readme_block(tmp_path, rerun_path=record)
     assert "The whole study regenerated with another kernel: the previous records against these" in block
-    assert "**not reproduced**: the study regenerated with another kernel found no difference" in block
+    assert ("**not reproduced**: the previous study, before this one was regenerated with another kernel, found no "
+            "difference") in block

@@ -145,3 +145,21 @@ def test_a_failing_notebook_is_one_line_naming_it_and_its_cell(tmp_path, monkeyp
     message = str(e.value)
     assert "\n" not in message and "notebook training [shoes]" in message and "In [6]" in message
     assert "KeyError: 'plateau gain'" in message and str(tmp_path / "out" / "training_shoes.ipynb") in message
+
+
+def test_notebooks_run_on_kernels_that_talk_over_local_sockets(tmp_path, capfd):
+    import nbformat
+    import papermill as pm
+
+    from valstudy.study.notebooks import _ipc_kernel_manager
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from ipykernel.kernelapp import IPKernelApp\n"
+                                          "print(IPKernelApp.instance().transport)")]
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
+                        kernel_name="python3", kernel_manager_class=_ipc_kernel_manager(), cwd=str(tmp_path))
+    (out,) = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs
+    assert out["text"].strip() == "ipc"
+    assert "without encryption" not in capfd.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ipynb", "out.ipynb"]  # no socket files left here

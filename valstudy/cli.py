@@ -143,6 +143,12 @@ def _results(args) -> int:
     return 0
 
 
+def _findings(args) -> int:
+    from .analysis.stats import main as findings_main
+
+    return findings_main(["--readme", args.readme, "--figures", args.figures] + (["--check"] if args.check else []))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="valstudy", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -208,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--root", required=True)
     r.add_argument("--csv", action="store_true")
     r.set_defaults(func=_results)
+
+    fi = sub.add_parser("findings", help="rewrite the README's generated block from figures/*.json (make findings)")
+    fi.add_argument("--readme", default="README.md", help="the file holding the findings block")
+    fi.add_argument("--figures", default="figures", help="the folder of the recorded results_*/ablations_* JSON")
+    fi.add_argument("--check", action="store_true", help="exit 1 when the block differs from what it would write")
+    fi.set_defaults(func=_findings)
 
     from .study.command import add_arguments
     st = sub.add_parser("study", help="the whole study: data, runs, notebooks, figures (make study)")

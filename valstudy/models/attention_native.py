@@ -5,8 +5,9 @@ with the same dropout masks (the caller draws the same random bits from the same
 weights at a time, so the weights stay in the L1 cache instead of going to memory and back four times; backward
 recomputes them from q, k and each row's log-sum-exp. It is compiled on first use with the machine's C compiler
 (``$CC``, else ``cc``; about a second) into ``$VALSTUDY_KERNEL_DIR`` (default ``~/.cache/valstudy/kernels``), under a
-name that hashes the source, the flags and the CPU, since ``-march=native`` code runs only on CPUs like the one that
-built it. Without a compiler, or with ``VALSTUDY_NATIVE=0``, the torch-operations kernel runs instead: the same
+name that hashes the source, the compiler, the flags and the CPU, since ``-march=native`` code runs only on CPUs like
+the one that built it. Tested with gcc 12 and clang 14 on x86-64; a compiler that refuses ``-fopenmp`` (clang without
+libomp) builds a one-thread kernel with ``-fopenmp-simd``. Without a compiler, or with ``VALSTUDY_NATIVE=0``, the torch-operations kernel runs instead: the same
 function, slower; a missing compiler is said once (a warning), never passed over in silence.
 
 Matrices (one image's head each) are split between ``torch.get_num_threads()`` OpenMP threads. The library links
@@ -52,12 +53,13 @@ def kernel_dir() -> Path:
 
 
 def _compile(compiler: str, flags: tuple[str, ...] = FLAGS) -> Path:
-    """Build the shared library (once per source, flags and CPU) and return its path; written atomically.
+    """Build the shared library (once per source, compiler, flags and CPU) and return its path; written atomically.
 
     A compiler without OpenMP (``-fopenmp`` refused) gets a second try with ``-fopenmp-simd``: one thread, still
     vectorised. The error of the last try is raised.
     """
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode() + _cpu_signature().encode()).hexdigest()
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join((compiler, *flags)).encode()
+                         + _cpu_signature().encode()).hexdigest()
     target = kernel_dir() / f"attention_native-{key[:16]}.so"
     if target.exists():
         return target

@@ -71,12 +71,28 @@ def prepare(dataset: str, profile: str = "smoke", data: str | Path | None = None
     return study
 
 
+def _ipc_kernel_manager():
+    """A kernel manager whose kernels talk over local sockets (IPC, files beside the connection file) instead of
+    TCP on localhost: nothing listens on a port, and ipykernel has nothing to warn about (it warns once per kernel
+    over unencrypted TCP)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+    return IPCKernelManager
+
+
 def execute_notebooks(profile: str, data: Path, runs: Path, figures: Path, out: Path,
                       datasets=DATASETS, notebooks=NOTEBOOKS, executed: Path | None = None) -> list[Path]:
     """Execute each notebook with papermill (per dataset where it is per dataset) into ``out``, and copy each to
     ``executed/<notebook>_<dataset>.ipynb`` when ``executed`` is given."""
     import papermill as pm
 
+    manager = _ipc_kernel_manager()
     done = []
     out.mkdir(parents=True, exist_ok=True)  # papermill does not create the output folder
     for nb in notebooks:
@@ -88,7 +104,8 @@ def execute_notebooks(profile: str, data: Path, runs: Path, figures: Path, out: 
                 params.update(DATASET=ds, DATA_ROOT=str(data), RUNS_ROOT=str(runs))
             try:
                 pm.execute_notebook(str(REPO / "notebooks" / f"{nb}.ipynb"), str(target), parameters=params,
-                                    cwd=str(REPO), progress_bar=False, kernel_name="python3")
+                                    cwd=str(REPO), progress_bar=False, kernel_name="python3",
+                                    kernel_manager_class=manager)
             except pm.PapermillExecutionError as e:  # one line; the executed copy keeps the whole traceback
                 raise ValstudyError(f"notebook {nb} [{ds}]: cell In [{e.exec_count}] raised {e.ename}: {e.evalue} "
                                     f"(the traceback is in {target})") from None
