@@ -121,5 +121,6 @@ def main() -> None:
                   f"{changed} of {sum(r['verdict_before'] != '-' for r in same)} paired verdicts changed"
                   + (f"; left out, their step budget changed: {', '.join(left)}" if left else ""))
 
+
 if __name__ == "__main__":
     main()

@@ -45,7 +45,8 @@ def test_synthetic_plan_has_every_method_and_ablation_over_three_seeds(tmp_path)
     f200k = {s.labels["variant"]: s.config.steps for s in plan("fashion200k", PROFILES["synthetic"], tmp_path)}
     assert f200k["low"] == 2 * f200k["val"] == 2 * get_config("fashion200k_synth").steps
     assert by["fashioniq/ablation_low/seed0"].steps == budget and slow_factor("low", "shoes") == 1
-    assert slow_factor(None, "shoes") == slow_factor("mid", "fashion200k") == 1 and set(SLOW_ABLATIONS) <= set(ABLATIONS)
+    assert slow_factor(None, "shoes") == slow_factor("mid", "fashion200k") == 1
+    assert set(SLOW_ABLATIONS) <= set(ABLATIONS)
     real = {s.labels["variant"]: s.config.steps for s in plan("shoes", PROFILES["real"], tmp_path)}
     assert set(real.values()) == {get_config("shoes_paper").steps} and {"lvs", "no_ja"} <= set(real)
 
@@ -147,11 +148,17 @@ def test_a_failing_notebook_is_one_line_naming_it_and_its_cell(tmp_path, monkeyp
     assert "KeyError: 'plateau gain'" in message and str(tmp_path / "out" / "training_shoes.ipynb") in message
 
 
-def test_notebooks_run_on_kernels_that_talk_over_local_sockets(tmp_path, capfd):
+def test_notebooks_run_on_kernels_that_talk_over_local_sockets(tmp_path, capfd, monkeypatch):
+    import shutil
+    import tempfile
+
     import nbformat
     import papermill as pm
 
     from valstudy.study.notebooks import _ipc_kernel_manager
+
+    runtime = tempfile.mkdtemp(prefix="jr")  # a short runtime folder wherever the user's is (socket names are short)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", runtime)
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("from ipykernel.kernelapp import IPKernelApp\n"
@@ -163,3 +170,14 @@ def test_notebooks_run_on_kernels_that_talk_over_local_sockets(tmp_path, capfd):
     assert out["text"].strip() == "ipc"
     assert "without encryption" not in capfd.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ipynb", "out.ipynb"]  # no socket files left here
+    assert not any(Path(runtime).iterdir())  # nor in the runtime folder
+    shutil.rmtree(runtime)
+
+
+def test_kernels_fall_back_to_tcp_where_a_socket_path_would_be_too_long(monkeypatch):
+    from valstudy.study.notebooks import _ipc_kernel_manager
+
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/jr")  # only the path's length is looked at
+    assert _ipc_kernel_manager()(kernel_name="python3").transport == "ipc"
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/" + "d" * 60)
+    assert _ipc_kernel_manager()(kernel_name="python3").transport == "tcp"

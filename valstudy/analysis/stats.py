@@ -258,8 +258,7 @@ def findings(figures_dir: str | Path, datasets=tuple(DATASET_NAMES), metric: str
                 other = (rerun or {}).get((ds, r["variant"]))
                 flag = "" if other in (None, verdict(r)) else (
                     f"; **not reproduced**: the previous study, before this one was regenerated {rerun_change}, found "
-                    f"{_VERDICT_WORDS[other]} "
-                    f"(docs/convergence.md)")
+                    f"{_VERDICT_WORDS[other]} (docs/convergence.md)")
                 budget = r["variant"] in steps and "val" in steps and steps[r["variant"]] != steps["val"]
                 if budget:  # a slow variant trained longer than VAL (config.SLOW_ABLATIONS, per dataset): say so
                     flag += f"; it trained {steps[r['variant']]:,} steps, VAL {steps['val']:,}"
@@ -430,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         changed = update_readme(a.readme, a.figures, check=a.check)
     except ValstudyError as e:
-        print(f"valstudy.analysis.stats: error: {e}", file=sys.stderr)
+        print(f"valstudy findings: error: {e}", file=sys.stderr)
         return 2
     if a.check and changed:
         print(f"{a.readme}: the findings block is stale; run python -m valstudy findings --readme {a.readme}")

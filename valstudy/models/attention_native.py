@@ -7,8 +7,9 @@ recomputes them from q, k and each row's log-sum-exp. It is compiled on first us
 (``$CC``, else ``cc``; about a second) into ``$VALSTUDY_KERNEL_DIR`` (default ``~/.cache/valstudy/kernels``), under a
 name that hashes the source, the compiler, the flags and the CPU, since ``-march=native`` code runs only on CPUs like
 the one that built it. Tested with gcc 12 and clang 14 on x86-64; a compiler that refuses ``-fopenmp`` (clang without
-libomp) builds a one-thread kernel with ``-fopenmp-simd``. Without a compiler, or with ``VALSTUDY_NATIVE=0``, the torch-operations kernel runs instead: the same
-function, slower; a missing compiler is said once (a warning), never passed over in silence.
+libomp) builds a one-thread kernel with ``-fopenmp-simd``. Without a compiler, or with ``VALSTUDY_NATIVE=0``, the
+torch-operations kernel runs instead: the same function, slower; a missing compiler is said once (a warning), never
+passed over in silence.
 
 Matrices (one image's head each) are split between ``torch.get_num_threads()`` OpenMP threads. The library links
 ``libgomp.so.1``, which torch has already loaded, so the kernel reuses torch's own thread pool instead of a second

@@ -72,16 +72,21 @@ def prepare(dataset: str, profile: str = "smoke", data: str | Path | None = None
 
 
 def _ipc_kernel_manager():
-    """A kernel manager whose kernels talk over local sockets (IPC, files beside the connection file) instead of
-    TCP on localhost: nothing listens on a port, and ipykernel has nothing to warn about (it warns once per kernel
-    over unencrypted TCP)."""
+    """A kernel manager whose kernels talk over local sockets (IPC, files beside the connection file in Jupyter's
+    runtime folder) instead of TCP on localhost: nothing listens on a port, and ipykernel has nothing to warn about
+    (it warns once per kernel over unencrypted TCP). Where the runtime folder's path is too long for a socket's name
+    (about 100 bytes), TCP it is."""
     from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
     from traitlets import default
+
+    longest = Path(jupyter_runtime_dir()) / f"kernel-{'0' * 36}-ipc-65535"  # a connection file's sockets
+    transport = "ipc" if len(str(longest).encode()) < 100 else "tcp"
 
     class IPCKernelManager(AsyncKernelManager):
         @default("transport")
         def _transport_default(self) -> str:
-            return "ipc"
+            return transport
 
     return IPCKernelManager
 
