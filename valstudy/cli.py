@@ -144,9 +144,9 @@ def _results(args) -> int:
 
 
 def _findings(args) -> int:
-    from .analysis.stats import main as findings_main
+    from .analysis.stats import run
 
-    return findings_main(["--readme", args.readme, "--figures", args.figures] + (["--check"] if args.check else []))
+    return run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--csv", action="store_true")
     r.set_defaults(func=_results)
 
+    # stats' own options, declared here so that parsing imports nothing heavy (valstudy.analysis loads torch)
     fi = sub.add_parser("findings", help="rewrite the README's generated block from figures/*.json (make findings)")
     fi.add_argument("--readme", default="README.md", help="the file holding the findings block")
     fi.add_argument("--figures", default="figures", help="the folder of the recorded results_*/ablations_* JSON")

@@ -420,12 +420,15 @@ def update_readme(readme: str | Path, figures_dir: str | Path, check: bool = Fal
     return new != text
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m valstudy findings", description=__doc__.splitlines()[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``python -m valstudy findings``."""
     p.add_argument("--readme", default="README.md", help="the file holding the findings block")
     p.add_argument("--figures", default="figures", help="the folder of the recorded results_*/ablations_* JSON")
     p.add_argument("--check", action="store_true", help="exit 1 when the block differs from what it would write")
-    a = p.parse_args(argv)
+
+
+def run(a: argparse.Namespace) -> int:
+    """Rewrite (or with ``--check`` compare) the README's findings block; the exit status."""
     try:
         changed = update_readme(a.readme, a.figures, check=a.check)
     except ValstudyError as e:
@@ -436,6 +439,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{a.readme}: findings block {'rewritten' if changed else 'unchanged'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m valstudy findings", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
 
 
 if __name__ == "__main__":
