@@ -5,12 +5,15 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.valstudy-installed
 DATA   ?= synthetic
 DATA_ROOT ?= data/real
-JOBS   ?= 2
+JOBS   ?=
+TEST_JOBS ?= 2
 PROFILE ?=
 DATASETS ?=
+SCHEDULER ?=
+SAMPLE ?= 6
 comma  := ,
 
-.PHONY: help setup test study study-quick data figures bench clean-build notebooks findings book test-browser
+.PHONY: help setup test study study-quick records data figures verify bench clean-build notebooks findings book test-browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,7 +26,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv and install valstudy with its dev extras (torch, jupyter, papermill, nbval)
 
 test: $(STAMP) ## run the test suite, then nbval on the stored notebooks (a wiring check: VALSTUDY_PROFILE=smoke)
-	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q --ignore=tests/browser
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup -q --ignore=tests/browser
 	VALSTUDY_PROFILE=smoke $(PY) -m pytest --nbval-lax -q notebooks/*.ipynb
 
 notebooks: $(STAMP) ## sync each notebook's .py and .ipynb (jupytext), then strip the .ipynb outputs
@@ -32,15 +35,31 @@ notebooks: $(STAMP) ## sync each notebook's .py and .ipynb (jupytext), then stri
 	touch notebooks/*.py  # the text side stays the newer one, as jupytext expects
 
 data: $(STAMP) ## generate the three synthetic datasets under data/synthetic/
-	$(PY) -m valstudy study data
+	$(call STUDY,data)
 
-study: $(STAMP) ## the whole study: data, training, every notebook, every figure (DATA=real DATA_ROOT=... [PROFILE=rehearsal] [DATASETS=shoes,fashioniq])
-	$(PY) -m valstudy study all --data $(DATA) --data-root $(DATA_ROOT) $(if $(PROFILE),--profile $(PROFILE)) \
-		$(if $(DATASETS),--datasets $(subst $(comma), ,$(DATASETS)))
-	$(if $(filter rehearsal,$(PROFILE)),@echo "rehearsal: numbers on stand-ins are meaningless; README left alone",$(PY) -m valstudy findings --readme README.md)
+STUDY = $(PY) -m valstudy study $(1) --data $(DATA) --data-root $(DATA_ROOT) $(if $(PROFILE),--profile $(PROFILE)) \
+	$(if $(DATASETS),--datasets $(subst $(comma), ,$(DATASETS))) $(if $(JOBS),--jobs $(JOBS)) \
+	$(if $(SCHEDULER),--scheduler $(SCHEDULER))
+FINDINGS = $(if $(filter rehearsal smoke quick,$(PROFILE)),@echo "profile $(PROFILE): README left alone",\
+	$(PY) -m valstudy findings --readme README.md)
 
-study-quick: $(STAMP) ## a first look: the synthetic study with one random seed and no ablations (figures in build/quick/)
-	$(PY) -m valstudy study all --profile quick
+study: $(STAMP) ## the whole study from scratch: data, every run retrained (one Dask worker per core), records, notebooks, figures, README block (JOBS=N SCHEDULER=tcp://... DATA=real DATA_ROOT=... PROFILE=... DATASETS=...)
+	$(call STUDY,all --fresh)
+	$(FINDINGS)
+
+records: $(STAMP) ## train only the runs without a current record (a study built over several sittings or machines), then the notebooks
+	$(call STUDY,all)
+	$(FINDINGS)
+
+study-quick: $(STAMP) ## a first look: the synthetic study with one random seed and no ablations (records and figures in build/quick/)
+	$(PY) -m valstudy study all --profile quick $(if $(JOBS),--jobs $(JOBS))
+
+figures: $(STAMP) ## every figure, table, executed notebook and the README block from the committed records, training nothing
+	$(call STUDY,figures)
+	$(FINDINGS)
+
+verify: $(STAMP) ## retrain SAMPLE (6) recorded runs here and report how far each number moved
+	$(PY) -m valstudy study verify --sample $(SAMPLE) $(if $(JOBS),--jobs $(JOBS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 book: $(STAMP) ## render notebooks/executed/ (make study's executed notebooks) as a static site in build/book/
 	$(PY) -m valstudy.book --executed notebooks/executed --out build/book

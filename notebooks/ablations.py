@@ -12,8 +12,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Ablations: which parts of VAL matter
 #
@@ -77,33 +75,21 @@
 # | softmax loss | TIRG's batch softmax instead of the triplet loss |
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"      # fashion200k | shoes | fashioniq
-PROFILE: str = "synthetic"  # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
-DATA_ROOT: str = ""         # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""         # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
+DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
+PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
+RETRAIN: bool = False   # True: train this chapter's runs here again and rewrite their records (cost printed below)
+FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
+DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
 
 # %%
-NOTEBOOK = "ablations"
 from valstudy import analysis, plotting, prepare
-
-PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
-study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
-FIG = study.figures_dir
-figures = []  # every figure this notebook writes, recorded at the end
-
-
-def save(fig, subset):
-    path = plotting.save_figure(fig, FIG, f"{NOTEBOOK}_{DATASET}_{subset}")
-    figures.append(path.name)
-    plotting.show(path)
-
+study = prepare("ablations", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR, retrain=RETRAIN)
 
 # %% [markdown]
 # The two ablative baselines, redrawn after the supplementary's Fig. 1: greyed boxes are the stream removed.
 
 # %%
-save(plotting.val_schematic(("full", "no_sa", "no_ja")), "schematic")
+study.save(plotting.val_schematic(("full", "no_sa", "no_ja")), "schematic")
 
 # %% [markdown]
 # ## 3. Every ablation beside full VAL, mean ± standard deviation over seeds
@@ -118,9 +104,9 @@ protocol = DATASET_LOADERS[DATASET].protocols[0]
 df = study.results()
 seeds = analysis.per_seed(analysis.ablation_runs(df), protocol)
 table = analysis.ablation_table(seeds)
-table.to_csv(FIG / f"ablations_{DATASET}.csv")
+table.to_csv(study.figures_dir / f"ablations_{DATASET}.csv")
 not_run = [analysis.VARIANT_LABELS[a] for a in ABLATIONS if analysis.VARIANT_LABELS[a] not in table.index]
-print(f"protocol {protocol!r}; not trained in the {PROFILE} profile: {', '.join(not_run) or 'none'}")
+print(f"protocol {protocol!r}; not trained in the {study.profile.name} profile: {', '.join(not_run) or 'none'}")
 analysis.mean_std_text(table.drop(columns="group")).join(table["group"])
 
 # %% [markdown]
@@ -131,8 +117,8 @@ analysis.mean_std_text(table.drop(columns="group")).join(table["group"])
 # %%
 ks = [c[:-5] for c in table.columns if c.startswith("R@") and c.endswith(" mean")]
 n_seeds = int(table["seeds"].max())
-save(plotting.recall_bars(table[[f"{k} {s}" for k in ks for s in ("mean", "std")]], ks,
-                          f"{DATASET}: ablations, protocol '{protocol}' ({PROFILE} profile, "
+study.save(plotting.recall_bars(table[[f"{k} {s}" for k in ks for s in ("mean", "std")]], ks,
+                          f"{DATASET}: ablations, protocol '{protocol}' ({study.profile.name} profile, "
                           f"{'mean ± std over %d seeds' % n_seeds if n_seeds > 1 else '1 seed'})", group="variant"),
      "recall")
 
@@ -145,7 +131,7 @@ save(plotting.recall_bars(table[[f"{k} {s}" for k in ks for s in ("mean", "std")
 
 # %%
 paired = analysis.paired_differences(seeds)
-paired.to_csv(FIG / f"ablations_{DATASET}_paired.csv", index=False)
+paired.to_csv(study.figures_dir / f"ablations_{DATASET}_paired.csv", index=False)
 paired.round(2)
 
 # %% [markdown]
@@ -161,6 +147,6 @@ for row in paired[paired["metric"] == "R@10"].to_dict("records"):
 # ## Record
 
 # %%
-_ = analysis.record(FIG, NOTEBOOK, DATASET, {
-    "profile": PROFILE, "protocol": protocol, "table": table.reset_index().to_dict("records"),
-    "paired": paired.to_dict("records"), "not_run": not_run, "figures": figures})
+_ = study.record({
+    "protocol": protocol, "table": table.reset_index().to_dict("records"),
+    "paired": paired.to_dict("records"), "not_run": not_run})

@@ -29,29 +29,16 @@
 #   within T turns for VAL and each baseline, over the seeds.
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"              # fashion200k | shoes | fashioniq
-PROFILE: str = "synthetic"          # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
-DATA_ROOT: str = ""                 # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""                 # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""               # figures and tables; empty: the profile's (build/smoke/figures, figures/)
-TURNS: int = 5                      # turns of the simulated user
-SIM_K: int = 1                      # success: one of the top SIM_K has every attribute of the target
+DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
+PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
+RETRAIN: bool = False   # True: train this chapter's runs here again and rewrite their records (cost printed below)
+FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
+DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
 
 # %%
-NOTEBOOK = "beyond"
 from valstudy import analysis, plotting, prepare
-
-PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
-study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
-FIG = study.figures_dir
-figures = []  # every figure this notebook writes, recorded at the end
-
-
-def save(fig, subset):
-    path = plotting.save_figure(fig, FIG, f"{NOTEBOOK}_{DATASET}_{subset}")
-    figures.append(path.name)
-    plotting.show(path)
-
+study = prepare("beyond", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR, retrain=RETRAIN)
+TURNS, SIM_K = analysis.SIMULATION["turns"], analysis.SIMULATION["k"]  # the user each run was measured with
 
 # %% [markdown]
 # ## R@K, valid@K, precision of valid targets and refsim@K
@@ -61,7 +48,7 @@ def save(fig, subset):
 # is bounded by how many valid targets a query has (often 1-3 in these small galleries).
 
 # %%
-runs = analysis.method_runs(study.results())  # the plan's run folders only, VAL first
+runs = analysis.method_records(study.records())  # the method runs' records, VAL first
 metrics = analysis.metric_table(runs)
 metrics.round(2)
 
@@ -84,8 +71,8 @@ vague.round(2)
 # bars, bearing in mind that each style holds a different number of queries (`queries` above).
 
 # %%
-save(plotting.vagueness_bars(vague, K, f"{DATASET}, protocol '{protocol}': R@{K} and valid@{K} by caption style "
-                                       f"({PROFILE} profile)"), "vagueness")
+study.save(plotting.vagueness_bars(vague, K, f"{DATASET}, protocol '{protocol}': R@{K} and valid@{K} by caption style "
+                                       f"({study.profile.name} profile)"), "vagueness")
 
 # %% [markdown]
 # ## A simulated user over several turns
@@ -100,8 +87,8 @@ import pandas as pd
 
 world = (study.data_dir / "extras" / "attributes.json").is_file()  # only the synthetic world knows the attributes
 if world:
-    sim_seeds = analysis.simulation_per_seed(runs, turns=TURNS, k=SIM_K)
-    sim = analysis.simulation_table(runs, per_seed=sim_seeds)
+    sim_seeds = analysis.simulation_per_seed(runs)
+    sim = analysis.simulation_table(sim_seeds)
     display(analysis.mean_std_text(analysis.seed_summary(sim_seeds)).rename_axis("method"))
 else:
     sim_seeds, sim = pd.DataFrame(), pd.DataFrame()
@@ -116,8 +103,8 @@ else:
 # %%
 if world:
     seeds = int(sim["seeds"].max())
-    save(plotting.success_curves(sim, f"{DATASET}: simulated user, success within T turns (top {SIM_K}; "
-                                      f"{seeds} seed{'s' if seeds > 1 else ''}, {PROFILE} profile)"), "simulation")
+    study.save(plotting.success_curves(sim, f"{DATASET}: simulated user, success within T turns (top {SIM_K}; "
+                                      f"{seeds} seed{'s' if seeds > 1 else ''}, {study.profile.name} profile)"), "simulation")
 
 # %% [markdown]
 # ### Finding
@@ -131,9 +118,9 @@ for row in sim_paired[sim_paired["metric"] == f"T={TURNS}"].to_dict("records"):
     print("-", analysis.comparison_sentence({**row, "metric": f"success within {TURNS} turns"}, DATASET))
 
 # %%
-_ = analysis.record(FIG, NOTEBOOK, DATASET, {
-    "profile": PROFILE, "protocol": protocol, "k": K, "turns": TURNS, "sim_k": SIM_K,
+_ = study.record({
+    "protocol": protocol, "k": K, "turns": TURNS, "sim_k": SIM_K,
     "metrics": metrics.reset_index().to_dict("records"), "vagueness": vague.to_dict("records"),
     "simulation": sim.reset_index().to_dict("records"),
     "simulation_per_seed": sim_seeds.reset_index().to_dict("records"),
-    "simulation_paired": sim_paired.to_dict("records"), "figures": figures})
+    "simulation_paired": sim_paired.to_dict("records")})

@@ -12,8 +12,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Computational costs
 #
@@ -37,34 +35,16 @@
 # count that reproduces the supplementary's $8.10 \times 10^{7}$ are in [docs/flops.md](../docs/flops.md).
 
 # %% tags=["parameters"]
-PROFILE: str = "synthetic"  # synthetic | smoke (a quick wiring check) | real: only sets how long the timing runs
-FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
-QUERIES: int = 256          # fixed query set timed against each gallery size
-DIM: int = 2048             # feature dimension of the random features timed
-MAX_GALLERY: int = 32000    # largest gallery size N (sizes double from 1,000 up to it)
+PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
+RETIME: bool = False    # True: time retrieval on this machine and rewrite the committed timings (make study does)
+FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
+QUERIES: int = 256      # fixed query set timed against each gallery size
+DIM: int = 2048         # feature dimension of the random features timed
+MAX_GALLERY: int = 32000  # largest gallery size N (sizes double from 1,000 up to it)
 
 # %%
-import pandas as pd
-import torch
-
-from valstudy import analysis, format_flops, plotting, profile_paths
-
-PROFILE, _, _, FIGURES_DIR = analysis.notebook_parameters(PROFILE, "", "", FIGURES_DIR)
-NOTEBOOK, DATASET = "costs", "all"
-FIG = profile_paths(PROFILE, figures=FIGURES_DIR)[2]  # empty: the profile's figures folder
-FIG.mkdir(parents=True, exist_ok=True)
-figures = []
-REPEATS = 3 if PROFILE == "smoke" else 7  # best of REPEATS timings per size
-SIZES = [n for n in (1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000) if n <= MAX_GALLERY]
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-torch.set_num_threads(1)  # the timing runs on one core, whatever else the machine is doing
-
-
-def save(fig, subset):
-    path = plotting.save_figure(fig, FIG, f"{NOTEBOOK}_{DATASET}_{subset}")
-    figures.append(path.name)
-    plotting.show(path)
-
+from valstudy import analysis, format_flops, plotting, prepare
+study = prepare("costs", "all", PROFILE, figures=FIGURES_DIR)
 
 # %% [markdown]
 # ## 2. Measured multiply-accumulates
@@ -74,11 +54,11 @@ def save(fig, subset):
 
 # %%
 report, flops = analysis.flops_summary()
-flops.to_csv(FIG / "costs_all_flops.csv", index=False)
+flops.to_csv(study.figures_dir / "costs_all_flops.csv", index=False)
 print(format_flops(report))
 measured, paper = analysis.flops_bars_data(report)
-save(plotting.flops_bars(measured, paper, "composite transformers and ResNet-50: measured MACs vs the paper"),
-     "flops")
+study.save(plotting.flops_bars(measured, paper, "composite transformers and ResNet-50: measured MACs vs the paper"),
+           "flops", "Measured multiply-accumulates of the composite transformers and ResNet-50 beside the paper's")
 
 # %% [markdown]
 # ## 3. Retrieval time against the gallery size
@@ -87,15 +67,19 @@ save(plotting.flops_bars(measured, paper, "composite transformers and ResNet-50:
 # CPU (one thread) and on the GPU when there is one, best of several timings. Matching is $O(QN)$, so on log-log axes
 # time against $N$ should approach a line of slope 1. **What to look for:** the slope of the fitted line; below a few
 # thousand images the per-query work that does not grow with $N$ (merging top-k lists, re-ranking near-ties) flattens
-# the curve, so the fit uses $N \ge 8{,}000$.
+# the curve, so the fit uses $N \ge 8{,}000$. Timings depend on the machine, so they are measured once by
+# `make study` (`RETIME = True`) and kept as a record (`records/<profile>/costs_retrieval.json`, with the machine
+# that made them); this figure is drawn from it.
 
 # %%
-times = pd.concat([analysis.time_retrieval(SIZES, QUERIES, DIM, device=d, repeats=REPEATS)
-                   for d in DEVICES])
+times = analysis.retrieval_timings(study.paths.records, QUERIES, DIM, MAX_GALLERY, retime=RETIME,
+                                   repeats=3 if study.profile.banner else 7)
+print(f"timed on {times.attrs['machine']}")
 fits = analysis.loglog_fit(times)
 fits_large = analysis.loglog_fit(times, min_gallery=8000)
-save(plotting.timing_loglog(times, fits_large, f"exact top-50 retrieval, Q = {QUERIES} queries of dimension {DIM}",
-                            fit_label="fit over N >= 8,000"), "retrieval")
+study.save(plotting.timing_loglog(times, fits_large, f"exact top-50 retrieval, Q = {QUERIES} queries of dimension "
+                                                   f"{DIM}", fit_label="fit over N >= 8,000"), "retrieval",
+           "Retrieval time against gallery size on log-log axes, with the fitted slope")
 times
 
 # %% [markdown]
@@ -116,8 +100,9 @@ for d in fits:
 # ## Record
 
 # %%
-_ = analysis.record(FIG, NOTEBOOK, DATASET, {
-    "profile": PROFILE, "flops_unit": report["unit"], "flops_rows": report["rows"], "flops_ratios": report["ratios"],
+_ = study.record({
+    "flops_unit": report["unit"], "flops_rows": report["rows"], "flops_ratios": report["ratios"],
     "paper": report["paper"], "timing": times.to_dict("records"),
     "loglog_slope": {d: s for d, (s, _) in fits.items()},
-    "loglog_slope_n_ge_8000": {d: s for d, (s, _) in fits_large.items()}, "devices": DEVICES, "figures": figures})
+    "loglog_slope_n_ge_8000": {d: s for d, (s, _) in fits_large.items()},
+    "devices": list(dict.fromkeys(times["device"]))})

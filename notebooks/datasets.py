@@ -12,8 +12,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # The datasets: what a query looks like
 #
@@ -28,27 +26,14 @@
 # written in the real datasets' file formats; the counts are far smaller than the real ones on purpose.
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"      # fashion200k | shoes | fashioniq
-PROFILE: str = "synthetic"  # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
-DATA_ROOT: str = ""         # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""         # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
+DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
+PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
+FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
+DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
 
 # %%
-NOTEBOOK = "datasets"
 from valstudy import analysis, plotting, prepare
-
-PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
-study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR, train=False)  # data only, reused when present
-FIG = study.figures_dir
-figures = []  # every figure this notebook writes, recorded at the end
-
-
-def save(fig, subset):
-    path = plotting.save_figure(fig, FIG, f"{NOTEBOOK}_{DATASET}_{subset}")
-    figures.append(path.name)
-    plotting.show(path)
-
+study = prepare("datasets", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR)
 
 # %% [markdown]
 # ## 1. Counts: this copy against the real dataset
@@ -60,9 +45,9 @@ def save(fig, subset):
 from valstudy import load_dataset
 
 ds = load_dataset(DATASET, study.data_dir)
-kind = "real" if PROFILE == "real" else "synthetic"
-counts = analysis.dataset_counts(ds, label=f"this copy ({kind} data, {PROFILE} profile)")
-counts.to_csv(FIG / f"datasets_{DATASET}_counts.csv")
+kind = "real" if study.profile.real_data else "synthetic"
+counts = analysis.dataset_counts(ds, label=f"this copy ({kind} data, {study.profile.name} profile)")
+counts.to_csv(study.figures_dir / f"datasets_{DATASET}_counts.csv")
 print("\n".join(ds.report.notes) or "no notes from the loader")
 counts
 
@@ -76,7 +61,7 @@ counts
 
 # %%
 examples = analysis.anatomy_examples(ds, n=4)
-save(plotting.pair_grid(examples, f"{DATASET}: reference + user text -> target ({PROFILE} data)"), "examples")
+study.save(plotting.pair_grid(examples, f"{DATASET}: reference + user text -> target ({kind} data)"), "examples")
 
 # %% [markdown]
 # ## 3. The user texts
@@ -89,9 +74,9 @@ save(plotting.pair_grid(examples, f"{DATASET}: reference + user text -> target (
 texts = analysis.texts_by_split(ds)
 lengths = analysis.caption_lengths(texts)
 words = analysis.top_words(texts["train"], n=25)
-save(plotting.length_histogram(lengths, f"{DATASET}: user text length ({PROFILE} data)"), "lengths")
-save(plotting.top_words_bar(words, f"{DATASET}: 25 most frequent words of the training texts\n"
-                                   f"(function words left out; {PROFILE} data)"), "vocabulary")
+study.save(plotting.length_histogram(lengths, f"{DATASET}: user text length ({kind} data)"), "lengths")
+study.save(plotting.top_words_bar(words, f"{DATASET}: 25 most frequent words of the training texts\n"
+                                   f"(function words left out; {kind} data)"), "vocabulary")
 
 # %% [markdown]
 # ## 4. What the world asks of spatial attention
@@ -131,10 +116,10 @@ print(f"{len(texts['train'])} training texts and {len(texts['test'])} test texts
 # ## Record
 
 # %%
-_ = analysis.record(FIG, NOTEBOOK, DATASET, {
-    "profile": PROFILE, "counts": ds.report.counts, "paper_counts": analysis.PAPER_COUNTS[DATASET],
+_ = study.record({
+    "counts": ds.report.counts, "paper_counts": analysis.PAPER_COUNTS[DATASET],
     "texts": {k: len(v) for k, v in texts.items()}, "mean_words": mean_words,
     "vocabulary_size": len(vocabulary), "top_words": words,
     "change_locality": None if locality is None else {
         **{k: v for k, v in locality.items() if k != "parts"}, "parts": locality["parts"].to_dict("index")},
-    "examples": [{k: e[k] for k in ("reference", "text", "target")} for e in examples], "figures": figures})
+    "examples": [{k: e[k] for k in ("reference", "text", "target")} for e in examples]})

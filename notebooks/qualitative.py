@@ -12,8 +12,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Qualitative results: successes and failures
 #
@@ -26,28 +24,16 @@
 # (R@K counts the queries with $r_q \le K$). VAL seed 0, EMA weights, the dataset's first protocol (every category).
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"      # fashion200k | shoes | fashioniq
-PROFILE: str = "synthetic"  # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
-DATA_ROOT: str = ""         # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""         # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
+DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
+PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
+RETRAIN: bool = False   # True: train this chapter's runs here again and rewrite their records (cost printed below)
+FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
+DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
 
 # %%
-K = 5  # retrieved images shown per query
-NOTEBOOK = "qualitative"
 from valstudy import analysis, plotting, prepare
-
-PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
-study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
-FIG = study.figures_dir
-figures = []  # every figure this notebook writes, recorded at the end
-
-
-def save(fig, subset):
-    path = plotting.save_figure(fig, FIG, f"{NOTEBOOK}_{DATASET}_{subset}")
-    figures.append(path.name)
-    plotting.show(path)
-
+study = prepare("qualitative", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR, retrain=RETRAIN)
+K = 5  # retrieved images shown per query
 
 # %% [markdown]
 # ## 1. Every query ranked
@@ -59,7 +45,8 @@ from statistics import median
 
 from valstudy import recall_at_k
 
-ranked = analysis.rank_queries(study.run_dir(f"{DATASET}/val/seed0"), k=K)
+model_dir = study.model_dir()  # VAL's first seed: its committed weights
+ranked = analysis.rank_queries(model_dir, k=K, config=study.model_config())
 ds, rows = ranked["dataset"], ranked["rows"]
 successes, failures = analysis.pick_examples(rows, n=4)
 ks = ranked["ks"]
@@ -74,9 +61,9 @@ recall_at_k([r["rank"] for r in rows], ks)
 # ignore it (the model kept the reference), or ignore the reference (the model followed the text alone).
 
 # %%
-title = f"{DATASET}: VAL top-{K}, {{}} ({PROFILE} profile)"
-save(plotting.retrieval_grid(analysis.with_images(ds, successes), title.format("best-ranked queries")), "success")
-save(plotting.retrieval_grid(analysis.with_images(ds, failures), title.format("worst-ranked queries")), "failure")
+title = f"{DATASET}: VAL top-{K}, {{}} ({study.profile.name} profile)"
+study.save(plotting.retrieval_grid(analysis.with_images(ds, successes), title.format("best-ranked queries")), "success")
+study.save(plotting.retrieval_grid(analysis.with_images(ds, failures), title.format("worst-ranked queries")), "failure")
 
 # %% [markdown]
 # ### Summary
@@ -92,15 +79,12 @@ print(f"the target is first for {100 * share[1]:.0f}% of the queries and in the 
 # ## Record
 
 # %%
-from valstudy import read_json
-
-results = read_json(study.run_dir(f"{DATASET}/val/seed0") / "results.json")
-_ = analysis.record(FIG, NOTEBOOK, DATASET, {
-    "profile": PROFILE, "protocol": ranked["protocol"], "queries": len(rows),
+results = study.records("methods", "val")[0]["results"]
+_ = study.record({
+    "protocol": ranked["protocol"], "queries": len(rows),
     "recall_from_ranks": {name: recall_at_k([r["rank"] for r in rows if r["split"] == name], ks)
                           for name in ranked["splits"]},
     "recall_results_json": {s["name"]: {k: v for k, v in s.items() if k.startswith("R@")}
                             for s in results["splits"] if s["protocol"] == ranked["protocol"]},
     "success": [{k: r[k] for k in ("reference", "text", "target", "rank")} for r in successes],
-    "failure": [{k: r[k] for k in ("reference", "text", "target", "rank")} for r in failures],
-    "figures": figures})
+    "failure": [{k: r[k] for k in ("reference", "text", "target", "rank")} for r in failures]})

@@ -12,8 +12,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Results: VAL against the baselines
 #
@@ -38,27 +36,15 @@
 # of the six R@10 / R@50 values.
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"      # fashion200k | shoes | fashioniq
-PROFILE: str = "synthetic"  # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
-DATA_ROOT: str = ""         # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""         # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
+DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
+PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
+RETRAIN: bool = False   # True: train this chapter's runs here again and rewrite their records (cost printed below)
+FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
+DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
 
 # %%
-NOTEBOOK = "results"
 from valstudy import analysis, plotting, prepare
-
-PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
-study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
-FIG = study.figures_dir
-figures = []  # every figure this notebook writes, recorded at the end
-
-
-def save(fig, subset):
-    path = plotting.save_figure(fig, FIG, f"{NOTEBOOK}_{DATASET}_{subset}")
-    figures.append(path.name)
-    plotting.show(path)
-
+study = prepare("results", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR, retrain=RETRAIN)
 
 # %% [markdown]
 # ## 1. Every method, mean ± standard deviation over seeds
@@ -70,8 +56,8 @@ def save(fig, subset):
 df = study.results()
 methods = df[df["experiment"] == "methods"]
 summary = analysis.summary_table(methods)
-summary.to_csv(FIG / f"results_{DATASET}.csv")
-print(f"this study ({PROFILE} profile): mean ± std over seeds (no ± with a single seed)")
+summary.to_csv(study.figures_dir / f"results_{DATASET}.csv")
+print(f"this study ({study.profile.name} profile): mean ± std over seeds (no ± with a single seed)")
 analysis.mean_std_text(summary)
 
 # %% [markdown]
@@ -88,7 +74,7 @@ for protocol in protocols:
     bars, metrics = analysis.protocol_bars(summary, protocol)
     seeds = int(summary["seeds"].max())
     spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "1 seed"
-    save(plotting.recall_bars(bars, metrics, f"{DATASET}, protocol '{protocol}' ({PROFILE} profile, {spread})"),
+    study.save(plotting.recall_bars(bars, metrics, f"{DATASET}, protocol '{protocol}' ({study.profile.name} profile, {spread})"),
          protocol)
 
 # %% [markdown]
@@ -108,7 +94,7 @@ for protocol in protocols:
 protocol = protocols[0]
 seeds = analysis.per_seed(methods, protocol)
 paired = analysis.paired_differences(seeds)
-paired.to_csv(FIG / f"results_{DATASET}_paired.csv", index=False)
+paired.to_csv(study.figures_dir / f"results_{DATASET}_paired.csv", index=False)
 paired.round(2)
 
 # %% [markdown]
@@ -147,7 +133,7 @@ valid_paired = []
 if valid.empty:
     print("no valid@K in these results: valid targets need the synthetic world's attributes (docs/valid_targets.md)")
 else:
-    valid.to_csv(FIG / f"results_{DATASET}_valid.csv")
+    valid.to_csv(study.figures_dir / f"results_{DATASET}_valid.csv")
     display(analysis.mean_std_text(valid))
 
 # %% [markdown]
@@ -179,7 +165,7 @@ if not valid.empty:
 
 # %%
 paper = analysis.paper_table(DATASET)
-paper.to_csv(FIG / f"results_{DATASET}_paper.csv")
+paper.to_csv(study.figures_dir / f"results_{DATASET}_paper.csv")
 partial = [name for name, row in paper.drop(columns="source").iterrows() if row.isna().any()]
 if partial:
     print(f"the sources cite only some columns for: {', '.join(partial)} (shown as '-')")
@@ -192,9 +178,9 @@ paper.astype(object).where(paper.notna(), "-")
 # (`python -m valstudy findings --readme README.md`).
 
 # %%
-_ = analysis.record(FIG, NOTEBOOK, DATASET, {
-    "profile": PROFILE, "protocols": protocols, "protocol": protocol,
+_ = study.record({
+    "protocols": protocols, "protocol": protocol,
     "methods": list(dict.fromkeys(summary.index.get_level_values("method"))),
     "table": summary.reset_index().to_dict("records"), "paired": paired.to_dict("records"),
     "valid": valid.reset_index().to_dict("records"), "valid_paired": valid_paired,
-    "paper": paper.reset_index().to_dict("records"), "figures": figures})
+    "paper": paper.reset_index().to_dict("records")})

@@ -23,28 +23,28 @@
 # target rank, click), as `valstudy/widget.py` documents.
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"              # fashion200k | shoes | fashioniq
-PROFILE: str = "synthetic"          # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
-DATA_ROOT: str = ""                 # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""                 # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""               # figures and tables; empty: the profile's (build/smoke/figures, figures/)
-RUN: str = ""                       # a run folder to search with; empty: the study's VAL run, seed 0
-K: int = 8                          # results shown per turn
-LOG: str = "build/search_log.jsonl" # the JSON-lines log of every search and click
+DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
+PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
+RETRAIN: bool = False   # True: train the one run this app searches with here again (cost printed below)
+FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
+DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
+RUN: str = ""           # a run folder of yours to search with; empty: the study's VAL, first seed (committed weights)
+K: int = 8              # results shown per turn
+LOG: str = "build/search_log.jsonl"  # the JSON-lines log of every search and click
 
 # %%
-NOTEBOOK = "search"
-from pathlib import Path
+from valstudy import SearchWidget, absolute, analysis, plotting, prepare
+study = prepare("search", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR, retrain=RETRAIN)
 
-from valstudy import SearchWidget, absolute, analysis, prepare
-
-PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
-if RUN:
-    run_dir, FIG = Path(RUN), absolute(FIGURES_DIR)
+# %%
+if RUN:  # your own run folder: its config.json names its data
+    app = SearchWidget.from_run(absolute(RUN), k=K, log_path=absolute(LOG), device="cpu")
 else:
-    study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
-    run_dir, FIG = study.run_dir(f"{DATASET}/val/seed0"), study.figures_dir
-app = SearchWidget.from_run(run_dir, k=K, log_path=absolute(LOG), device="cpu")
+    app = SearchWidget.from_run(study.model_dir(), k=K, log_path=absolute(LOG), device="cpu",
+                                config=study.model_config())
+    trained = study.records()[0]
+    print(f"VAL, seed {trained['config']['seed']}, trained {trained['config']['steps']:,} steps "
+          f"({study.profile.name} profile)" + (f": {study.profile.banner}" if study.profile.banner else ""))
 app.random_query()
 app
 
@@ -54,20 +54,10 @@ app
 # records its speed; images with every attribute of the target are boxed in green.
 
 # %%
-from valstudy import plotting
-
-
-def save(fig, subset):
-    path = plotting.save_figure(fig, FIG, f"{NOTEBOOK}_{DATASET}_{subset}")
-    figures.append(path.name)
-    plotting.show(path)
-
-
-figures = []
 rows = app.simulated_session(turns=3)
 if rows:
-    save(plotting.retrieval_grid(rows, f"{DATASET}: a simulated user's session, one row per turn"), "session")
-print(f"last query: {len(app.shown)} results in {app.last_seconds:.3f} s; {app.status.value}")
-analysis.record(FIG, NOTEBOOK, DATASET, {"run": str(run_dir), "k": K, "gallery": len(app.engine.gallery),
-                                         "turns": len(rows), "seconds_per_query": app.last_seconds,
-                                         "figures": figures})
+    study.save(plotting.retrieval_grid(rows, f"{DATASET}: a simulated user's session, one row per turn"), "session",
+               f"A simulated user's search session on {DATASET}, one row per turn")
+print(f"last query: {len(app.shown)} results shown")
+_ = study.record({"run": RUN or "committed weights of VAL, first seed", "k": K,
+                  "gallery": len(app.engine.gallery), "turns": len(rows)})

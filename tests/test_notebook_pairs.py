@@ -76,29 +76,16 @@ def test_the_sync_check_notices_an_edit(tmp_path):
     assert cells(jupytext.read(edited)) == cells(json.loads((tmp_path / "costs.ipynb").read_text()))
 
 
-def test_notebook_parameters_follow_the_profile_and_the_environment(capsys):
-    from valstudy.analysis.params import notebook_parameters
-    from valstudy.errors import ValstudyError
-    from valstudy.study import profile_paths
-
-    # as stored: the study's own profile, folders left to prepare()
-    assert notebook_parameters("synthetic", environ={}) == ("synthetic", "", "", "")
-    assert "profile 'synthetic'" in capsys.readouterr().out
-    # make test: VALSTUDY_PROFILE=smoke replaces the profile, and the folders prepare() derives follow it
-    got = notebook_parameters("synthetic", environ={"VALSTUDY_PROFILE": "smoke"})
-    assert got[0] == "smoke" and "WIRING CHECK" in capsys.readouterr().out
-    folders = profile_paths(*got)
-    assert all("smoke" in p.parts and "synthetic" not in p.parts for p in folders)
-    # papermill passes folders explicitly: they are kept
-    assert notebook_parameters("smoke", "d", "r", "f", environ={}) == ("smoke", "d", "r", "f")
-    with pytest.raises(ValstudyError, match="unknown profile 'fast'"):
-        notebook_parameters("synthetic", environ={"VALSTUDY_PROFILE": "fast"})
-
-
-def test_stored_notebooks_default_to_the_study_profile():
+def test_stored_notebooks_leave_the_profile_to_the_environment_and_train_nothing_by_default():
+    """Each notebook stores PROFILE = "" (``$VALSTUDY_PROFILE``, else the study's profile) and RETRAIN = False, and
+    its preamble is one call: ``prepare(<its name>, ...)``; none defines its own save()."""
     for name in NOTEBOOKS:
         stored = json.loads((NOTEBOOK_DIR / f"{name}.ipynb").read_text())
         params = next(c for c in stored["cells"] if "parameters" in c["metadata"].get("tags", []))
         source = "".join(params["source"])
-        assert 'PROFILE: str = "synthetic"' in source, name
-        assert "notebook_parameters(PROFILE" in "".join("".join(c["source"]) for c in stored["cells"]), name
+        assert 'PROFILE: str = ""' in source, name
+        assert name in ("datasets", "costs") or "RETRAIN: bool = False" in source, name
+        code = "".join("".join(c["source"]) for c in stored["cells"] if c["cell_type"] == "code")
+        assert f'prepare("{name}"' in code and "def save(" not in code, name
+        first = stored["cells"][0]
+        assert first["cell_type"] == "markdown" and "".join(first["source"]).strip(), name  # no empty first cell

@@ -1,151 +1,228 @@
-"""The study plan, its folders and the reuse rule of ``make study``: a run is reused while its configuration is
-unchanged; a changed configuration gets a new folder, and nothing is deleted."""
+"""The study plan, its folders and records, and the reuse rule: a run whose record holds the plan's configuration is
+not done again; a changed configuration gets a new run folder, and nothing is deleted."""
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 from valstudy.config import ABLATIONS, METHODS, PROFILES, SLOW_ABLATIONS, config_to_dict, get_config, slow_factor
+from valstudy.config.study import resolve_profile
 from valstudy.errors import ValstudyError
 from valstudy.evaluation import EVALUATION_VERSION
-from valstudy.study import RunSpec, absolute, plan, prepare, profile_paths, run_folder, train_run
-from valstudy.study.runner import describe_pending
+from valstudy.study import RunSpec, StudyPaths, absolute, plan, prepare, profile_paths, run_folder
+from valstudy.study import tasks
+from valstudy.study.records import portable, localise, record_path, record_state
+from valstudy.study.runner import describe_pending, to_do, versions
+
+SYNTH = PROFILES["synthetic"]
 
 
-def test_synthetic_plan_has_every_method_and_ablation_over_three_seeds(tmp_path):
-    specs = plan("fashioniq", PROFILES["synthetic"], tmp_path)
+def test_synthetic_plan_has_every_method_and_ablation_over_its_seeds(tmp_path):
+    specs = plan("fashioniq", SYNTH, tmp_path)
     methods = [s for s in specs if s.labels["experiment"] == "methods"]
     assert sorted((s.config.model.method, s.config.seed) for s in methods) == sorted(
-        (m, seed) for m in METHODS for seed in (0, 1, 2))
+        (m, seed) for m in METHODS for seed in SYNTH.seeds_of("fashioniq", m))
     ablations = [s for s in specs if s.labels["experiment"] == "ablations"]
     assert sorted((s.labels["variant"], s.config.seed) for s in ablations) == sorted(
-        (a, seed) for a in PROFILES["synthetic"].ablations for seed in (0, 1, 2))
+        (a, seed) for a in SYNTH.ablations for seed in SYNTH.seeds_of("fashioniq", a))
+    assert [s.config.seed for s in specs] == sorted(s.config.seed for s in specs)  # seed by seed
     by = {s.name: s.config for s in specs}
-    no_ja = by["fashioniq/ablation_no_ja/seed1"]
+    no_ja = by["fashioniq/ablation_no_ja/seed0"]
     assert no_ja.model.use_ja is False and no_ja.model.init_w_sa == 1.0 and no_ja.model.method == "val"
     # FashionIQ pre-trains L_vs on Fashion200k (the supplementary, Section 2), for a third of its L_vv steps
     lvs = by["fashioniq/ablation_lvs/seed0"]
-    assert lvs.side_info == "pretrain" and lvs.side_info_root.endswith("synthetic/fashion200k")
+    assert lvs.side_info == "pretrain" and lvs.side_info_root == str(tmp_path / "fashion200k")
     budget = get_config("fashioniq_synth").steps
     assert lvs.pretrain_steps == budget // 3
-    evaluations = PROFILES["synthetic"].evaluations
     for name, cfg in by.items():  # the named configuration's budget (a slow ablation's multiple of it); every run
         slow = slow_factor(name.split("/")[1].removeprefix("ablation_"), "fashioniq")  # logs validation curves
-        assert cfg.steps == budget * slow and cfg.eval_every == cfg.steps // evaluations > 0
-        assert cfg.data.val_fraction > 0
-        assert cfg.data.root == str(tmp_path / "synthetic" / "fashioniq")
-        # VAL's method runs keep snapshots for the attention along training; nothing else does
-        assert bool(cfg.keep_checkpoints) == ("/val/" in name)
+        assert cfg.steps == budget * slow and cfg.eval_every == cfg.steps // SYNTH.evaluations > 0
+        assert cfg.data.val_fraction > 0 and cfg.data.root == str(tmp_path / "fashioniq")
+        assert bool(cfg.keep_checkpoints) == ("/val/" in name)  # VAL's method runs keep snapshots, nothing else
         assert all(0 < s < budget for s in cfg.keep_checkpoints)
     assert {s.config.steps for s in plan("shoes", PROFILES["smoke"], tmp_path)} == {PROFILES["smoke"].steps}
-    # the slow ablations train longer only in the synthetic study; the real data keeps the paper's iterations
-    assert all(slow_factor(a, d) > 1 for a in ("lvs", "no_ja") for d in ("fashion200k", "shoes", "fashioniq"))
-    # the factor is per dataset: low level only is slow on Fashion200k alone
-    f200k = {s.labels["variant"]: s.config.steps for s in plan("fashion200k", PROFILES["synthetic"], tmp_path)}
-    assert f200k["low"] == 2 * f200k["val"] == 2 * get_config("fashion200k_synth").steps
-    assert by["fashioniq/ablation_low/seed0"].steps == budget and slow_factor("low", "shoes") == 1
-    assert slow_factor(None, "shoes") == slow_factor("mid", "fashion200k") == 1
-    assert set(SLOW_ABLATIONS) <= set(ABLATIONS)
+    assert all(slow_factor(a, d) >= 1 for a in ABLATIONS for d in ("fashion200k", "shoes", "fashioniq"))
+    assert slow_factor(None, "shoes") == 1 and set(SLOW_ABLATIONS) <= set(ABLATIONS)
     real = {s.labels["variant"]: s.config.steps for s in plan("shoes", PROFILES["real"], tmp_path)}
     assert set(real.values()) == {get_config("shoes_paper").steps} and {"lvs", "no_ja"} <= set(real)
 
 
-def test_paths_follow_the_profile_and_relative_paths_the_repository(tmp_path, monkeypatch):
+def test_paths_and_the_profile_come_from_the_profile_an_argument_or_the_environment(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert absolute("data") == absolute(absolute("data")) and absolute("data").is_absolute()
     assert (absolute("valstudy") / "study" / "plan.py").is_file()
-    data, runs, figures = profile_paths("synthetic")
-    assert (data, runs, figures) == (absolute("data"), absolute("runs/synthetic"), absolute("figures"))
-    assert profile_paths("smoke")[1] == absolute("build/smoke/runs")
-    assert profile_paths("real", "elsewhere")[0] == absolute("elsewhere")
+    p = profile_paths("synthetic")
+    assert (p.data, p.runs, p.records, p.figures) == (absolute("data/synthetic"), absolute("runs/synthetic"),
+                                                       absolute("records/synthetic"), absolute("figures"))
+    assert profile_paths("smoke").runs == absolute("build/smoke/runs")
+    assert profile_paths("real", data="elsewhere").data == absolute("elsewhere")
     with pytest.raises(ValstudyError, match="runs of profile 'smoke' live there"):
         profile_paths("synthetic", runs="build/smoke/runs")
+    assert resolve_profile(None, {}).name == "synthetic"  # the study's, by default
+    assert resolve_profile(None, {"VALSTUDY_PROFILE": "smoke"}).name == "smoke"
+    assert resolve_profile("quick", {"VALSTUDY_PROFILE": "smoke"}).name == "quick"  # a name given wins
+    with pytest.raises(ValstudyError, match=r"\$VALSTUDY_PROFILE: unknown profile 'nope'"):
+        resolve_profile("", {"VALSTUDY_PROFILE": "nope"})
 
 
-def _fake_processes(calls, write_results=True):
-    def run(cmd, env, capture_output, text):
-        calls.append(cmd)
+def test_records_hold_portable_paths():
+    cfg = {"data": {"root": "/x/data/synthetic/shoes"}, "side_info_root": "/x/data/synthetic/fashion200k", "n": 3,
+           "other": "/x/data/synthetically"}
+    out = portable(cfg, "/x/data/synthetic")
+    assert out == {"data": {"root": "{data}/shoes"}, "side_info_root": "{data}/fashion200k", "n": 3,
+                   "other": "/x/data/synthetically"}  # only the data root itself and what lies under it
+    assert localise(out, "/y/d") == {**cfg, "data": {"root": "/y/d/shoes"}, "side_info_root": "/y/d/fashion200k"}
+
+
+def _fake_children(calls, fail: str | None = None):
+    """Stand-ins for the run's child processes: train writes the configuration and weights, eval the results,
+    measure the measures; each as ``python -m valstudy <command>`` would. Other commands run for real."""
+    real = subprocess.run
+
+    def run(cmd, **kw):
+        if list(cmd[1:3]) != ["-m", "valstudy"]:
+            return real(cmd, **kw)
+        calls.append(cmd[3])
+        if cmd[3] == fail:
+            return subprocess.CompletedProcess(cmd, 2, "", "Traceback...\nvalstudy: error: boom")
         run_dir = Path(cmd[cmd.index("--run-dir") + 1] if "--run-dir" in cmd else cmd[cmd.index("--run") + 1])
-        if "--config-file" in cmd:  # as the trainer: the configuration and the weights
-            run_dir.mkdir(parents=True, exist_ok=True)
+        if cmd[3] == "train":
             (run_dir / "config.json").write_text(Path(cmd[cmd.index("--config-file") + 1]).read_text())
-            (run_dir / "final.pt").write_text("weights")
-        if write_results:
-            (run_dir / "results.json").write_text(json.dumps({"evaluation_version": EVALUATION_VERSION}))
+            torch.save({"step": 5, "model": {}, "ema": {"w": torch.ones(2)}}, run_dir / "final.pt")
+            (run_dir / "vocab.json").write_text("{}")
+            (run_dir / "meta.json").write_text(json.dumps({"git_sha": "x", "seed": 0}))
+            (run_dir / "metrics.jsonl").write_text(json.dumps({"step": 5, "phase": "lvv", "loss": 0.5}) + "\n")
+        if cmd[3] in ("train", "eval"):
+            (run_dir / "results.json").write_text(json.dumps({
+                "evaluation_version": EVALUATION_VERSION, "dataset": "shoes", "method": "val", "seed": 0,
+                "weights": "ema", "summary": {}, "splits": [{"protocol": "default", "queries": 3, "gallery": 4,
+                                                             "R@10": 50.0, "ranks": [1, 2, 30]}]}))
+        if cmd[3] == "measure":
+            from valstudy.analysis.measures import MEASURES_VERSION
+            (run_dir / "measures.json").write_text(json.dumps({"measures_version": MEASURES_VERSION,
+                                                               **{k: {} for k in cmd[cmd.index("--what") + 1:]}}))
         return subprocess.CompletedProcess(cmd, 0, "", "")
     return run
 
 
-def test_a_run_is_reused_and_a_changed_configuration_gets_a_new_folder(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(subprocess, "run", _fake_processes(calls))
-    spec = RunSpec("shoes/val/seed0", get_config("shoes_synth", {"steps": 5}), {"experiment": "methods"})
-    run_dir, _, how = train_run(spec, tmp_path)
-    assert (run_dir, how) == (tmp_path / "shoes" / "val" / "seed0", "trained") and len(calls) == 1
-    assert "--config-file" in calls[0] and "--set" not in calls[0]  # a typed configuration, not key=value strings
-    assert json.loads((run_dir / "config.json").read_text()) == config_to_dict(spec.config)
-    assert json.loads((run_dir / "label.json").read_text()) == spec.labels
-    assert train_run(spec, tmp_path)[1:] == (0.0, "reused") and len(calls) == 1
-
-    changed = RunSpec(spec.name, get_config("shoes_synth", {"steps": 6}), spec.labels)
-    new_dir, _, how = train_run(changed, tmp_path)
-    assert new_dir.parent == run_dir.parent and new_dir.name.startswith("seed0-") and "new folder" in how
-    assert (run_dir / "final.pt").read_text() == "weights"  # the earlier run is untouched
-    assert json.loads((run_dir / "config.json").read_text())["steps"] == 5
-    assert run_folder(tmp_path, spec) == run_dir and run_folder(tmp_path, changed) == new_dir
-    assert train_run(changed, tmp_path)[2] == "reused" and train_run(spec, tmp_path)[2] == "reused"
+def _paths(tmp_path) -> StudyPaths:
+    paths = StudyPaths(tmp_path / "data", tmp_path / "runs", tmp_path / "records", tmp_path / "figures")
+    for p in (paths.data, paths.runs, paths.records):
+        p.mkdir(parents=True, exist_ok=True)
+    return paths
 
 
-def test_a_finished_run_with_results_of_another_evaluation_is_re_evaluated_not_retrained(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(subprocess, "run", _fake_processes(calls))
-    spec = RunSpec("shoes/val/seed0", get_config("shoes_synth", {"steps": 5}), {"experiment": "methods"})
-    run_dir = train_run(spec, tmp_path)[0]
-    (run_dir / "results.json").write_text(json.dumps({"evaluation_version": EVALUATION_VERSION - 1}))
-    assert train_run(spec, tmp_path)[2] == "re-evaluated"
-    assert calls[-1][2:4] == ["valstudy", "eval"] and len(calls) == 2
-    assert json.loads((run_dir / "results.json").read_text())["evaluation_version"] == EVALUATION_VERSION
+def test_a_run_is_recorded_then_not_done_again_and_a_changed_configuration_gets_a_new_folder(tmp_path, monkeypatch):
+    calls, paths = [], _paths(tmp_path)
+    monkeypatch.setattr(subprocess, "run", _fake_children(calls))
+    spec = RunSpec("shoes/val/seed0", get_config("shoes_synth", {"steps": 5, "data.root": str(paths.data / "shoes")}),
+                   {"experiment": "methods", "variant": "val"})
+    assert to_do([spec], paths) == [spec]
+    out = tasks.run_task(spec, paths)
+    assert out["done"] == ["train", "measure"] and calls == ["train", "measure"]  # train also evaluates
+    run_dir = paths.runs / "shoes" / "val" / "seed0"
+    assert json.loads((run_dir / "config.json").read_text()) == config_to_dict(spec.config)  # a typed configuration
+    rec = json.loads(record_path(paths.records, spec).read_text())
+    assert rec["name"] == spec.name and rec["labels"] == spec.labels and rec["config"]["data"]["root"] == "{data}/shoes"
+    assert str(tmp_path) not in record_path(paths.records, spec).read_text()  # no machine path in a record
+    assert rec["results"]["splits"][0]["R@10"] == 50.0 and rec["meta"]["workers"] == [out["worker"]]
+    assert rec["meta"]["seconds"]["train"]["wall"] >= 0 and set(rec["measures"]) >= {"measures_version"}
+    assert record_state(spec, paths.records, paths.data, versions(spec)) == "recorded" and to_do([spec], paths) == []
+    assert to_do([spec], paths, fresh=True) == [spec]  # make study retrains whatever the records say
+
+    changed = RunSpec(spec.name, get_config("shoes_synth", {"steps": 6, "data.root": str(paths.data / "shoes")}),
+                      spec.labels)
+    assert to_do([changed], paths) == [changed]  # the record holds another configuration
+    tasks.run_task(changed, paths)
+    new_dir = run_folder(paths.runs, changed)
+    assert new_dir.parent == run_dir.parent and new_dir.name.startswith("seed0-")
+    assert json.loads((run_dir / "config.json").read_text())["steps"] == 5  # the earlier run is untouched
+    assert torch.load(run_dir / "final.pt")["step"] == 5
 
 
-def test_a_failed_run_is_one_line_naming_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "boom\nlast"))
-    spec = RunSpec("shoes/val/seed0", get_config("shoes_synth"), {})
-    with pytest.raises(ValstudyError, match=r"run .*shoes/val/seed0 failed: last"):
-        train_run(spec, tmp_path)
+def test_stale_results_are_evaluated_again_not_retrained(tmp_path, monkeypatch):
+    calls, paths = [], _paths(tmp_path)
+    monkeypatch.setattr(subprocess, "run", _fake_children(calls))
+    spec = RunSpec("shoes/tirg/seed0", get_config("shoes_synth", {"steps": 5, "model.method": "tirg"}),
+                   {"experiment": "ablations", "variant": "x"})
+    tasks.run_task(spec, paths)
+    run_dir = run_folder(paths.runs, spec)
+    res = json.loads((run_dir / "results.json").read_text())
+    (run_dir / "results.json").write_text(json.dumps({**res, "evaluation_version": EVALUATION_VERSION - 1}))
+    calls.clear()
+    assert tasks.run_task(spec, paths)["done"] == ["eval"] and calls == ["eval"]
 
 
-def test_prepare_announces_missing_runs_in_one_line(tmp_path, monkeypatch, capsys):
+def test_a_failed_run_is_one_line_naming_it_and_its_log(tmp_path, monkeypatch):
+    paths = _paths(tmp_path)
+    monkeypatch.setattr(subprocess, "run", _fake_children([], fail="train"))
+    spec = RunSpec("shoes/val/seed0", get_config("shoes_synth"), {"experiment": "methods", "variant": "val"})
+    with pytest.raises(ValstudyError, match=r"run shoes/val/seed0 failed: valstudy: error: boom \(log: .*study.log\)"):
+        tasks.run_task(spec, paths)
+
+
+def test_a_worker_that_cannot_see_the_study_folders_fails_the_run_clearly(tmp_path):
+    paths = StudyPaths(tmp_path, tmp_path / "not-shared" / "runs", tmp_path, tmp_path)
+    spec = RunSpec("shoes/val/seed0", get_config("shoes_synth"), {"experiment": "methods", "variant": "val"})
+    with pytest.raises(ValstudyError, match=r"cannot see the runs root .*not-shared/runs.*shared filesystem"):
+        tasks.run_task(spec, paths)
+
+
+def test_prepare_reads_records_and_trains_only_when_asked(tmp_path, monkeypatch, capsys):
     import valstudy.study.notebooks as nb
 
     monkeypatch.setattr(nb, "ensure_data", lambda dataset, prof, data: Path(data) / dataset)
-    monkeypatch.setattr(subprocess, "run", _fake_processes([]))
-    study = prepare("shoes", "smoke", tmp_path / "data", tmp_path / "runs", tmp_path / "figures")
+    monkeypatch.setattr(subprocess, "run", _fake_children([]))
+    monkeypatch.setattr(nb, "profile_paths", lambda prof, data=None, figures=None: _paths(tmp_path))
+    with pytest.raises(ValstudyError, match=r"record\(s\) missing under .*set RETRAIN = True"):
+        prepare("results", "shoes", "quick")  # quick trains nothing it lacks
     out = capsys.readouterr().out.splitlines()
-    n = len(study.specs)
-    assert out[0].startswith(f"{n} run(s) of profile 'smoke' to train, roughly") and 'PROFILE="smoke"' in out[0]
-    assert len(out) == 1 + n and all(line.startswith("[") for line in out[1:])
-    assert study.run_dirs() == [tmp_path / "runs" / s.name for s in study.specs]
-    prepare("shoes", "smoke", tmp_path / "data", tmp_path / "runs", tmp_path / "figures")
-    assert capsys.readouterr().out == ""  # everything reused: nothing to say
-    assert "smoke" in describe_pending(study.specs, PROFILES["smoke"], tmp_path / "runs")
+    assert out[0] == "profile 'quick'" and "retraining them (RETRAIN = True): roughly" in out[1]
+    study = prepare("results", "shoes", "quick", retrain=True)
+    assert len(study.records()) == len(study.specs) == len(PROFILES["quick"].methods)
+    assert all(r["labels"]["experiment"] == "methods" for r in study.records())
+    prepare("results", "shoes", "quick")  # now every record is there
+    assert "5 of 5 record(s)" in capsys.readouterr().out
+    assert "bring to a record" in describe_pending(study.specs, PROFILES["quick"], study.paths, 2)
+    model_dir = study.model_dir()  # the committed weights of VAL's first seed: EMA only, a portable configuration
+    assert sorted(p.name for p in model_dir.iterdir()) == ["config.json", "final.pt", "vocab.json"]
+    assert set(torch.load(model_dir / "final.pt")) == {"step", "ema"}
+    assert json.loads((model_dir / "config.json").read_text())["data"]["root"] == "{data}/shoes"
 
 
 def test_a_failing_notebook_is_one_line_naming_it_and_its_cell(tmp_path, monkeypatch):
     import papermill as pm
 
-    from valstudy.study import execute_notebooks
+    from valstudy.study import execute_notebook
 
     def fail(*args, **kwargs):
         raise pm.PapermillExecutionError(5, 6, "x = t['plateau gain']", "KeyError", "'plateau gain'", [])
 
     monkeypatch.setattr(pm, "execute_notebook", fail)
     with pytest.raises(ValstudyError) as e:
-        execute_notebooks("smoke", tmp_path, tmp_path, tmp_path, tmp_path / "out", datasets=("shoes",),
-                          notebooks=("training",))
+        execute_notebook("training", "shoes", "smoke", tmp_path / "out")
     message = str(e.value)
     assert "\n" not in message and "notebook training [shoes]" in message and "In [6]" in message
     assert "KeyError: 'plateau gain'" in message and str(tmp_path / "out" / "training_shoes.ipynb") in message
+
+
+def test_executed_copies_travel():
+    from valstudy.study.notebooks import travel
+
+    nb = {"metadata": {"papermill": {"start_time": "t", "end_time": "u", "duration": 1.0, "parameters": {"A": 1},
+                                     "input_path": "/abs/in.ipynb"}},
+          "cells": [{"cell_type": "code", "id": "random", "metadata": {"tags": ["injected-parameters"],
+                                                                       "execution": {"t": 1}}, "source": ""},
+                    {"cell_type": "markdown", "id": "m", "metadata": {"papermill": {"duration": 2}},
+                     "source": "See [notes](../docs/protocols.md#x), [the next](ablations.ipynb), "
+                               "[costs](costs.ipynb) and [the web](https://example.org/a.md)."}]}
+    out = travel(nb, "shoes")
+    assert out["metadata"]["papermill"] == {"parameters": {"A": 1}}
+    assert out["cells"][0]["id"] == "injected-parameters" and "execution" not in out["cells"][0]["metadata"]
+    assert out["cells"][1]["source"] == ("See [notes](../../docs/protocols.md#x), [the next](ablations_shoes.ipynb), "
+                                         "[costs](costs_all.ipynb) and [the web](https://example.org/a.md).")
 
 
 def test_notebooks_run_on_kernels_that_talk_over_local_sockets(tmp_path, capfd, monkeypatch):
@@ -174,10 +251,11 @@ def test_notebooks_run_on_kernels_that_talk_over_local_sockets(tmp_path, capfd, 
     shutil.rmtree(runtime)
 
 
-def test_kernels_fall_back_to_tcp_where_a_socket_path_would_be_too_long(monkeypatch):
+def test_kernels_started_at_once_get_their_own_sockets_or_tcp_where_a_path_is_too_long(monkeypatch):
     from valstudy.study.notebooks import _ipc_kernel_manager
 
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/jr")  # only the path's length is looked at
-    assert _ipc_kernel_manager()(kernel_name="python3").transport == "ipc"
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/" + "d" * 60)
+    a, b = _ipc_kernel_manager()(kernel_name="python3"), _ipc_kernel_manager()(kernel_name="python3")
+    assert a.transport == b.transport == "ipc" and a.ip != b.ip and a.ip.startswith("/tmp/jr/kernel-")
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/" + "d" * 80)
     assert _ipc_kernel_manager()(kernel_name="python3").transport == "tcp"

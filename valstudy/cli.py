@@ -19,7 +19,8 @@ from .locks import folder_lock
 def _data_synth(args) -> int:
     from .data.synth import synthesize
 
-    counts = synthesize(args.dataset, args.root, size=args.size, seed=args.seed, image_size=args.image_size)
+    counts = synthesize(args.dataset, args.root, size=args.size, seed=args.seed, image_size=args.image_size,
+                        train_scale=args.train_scale)
     print(json.dumps(counts, indent=1) if args.json else
           f"wrote synthetic {args.dataset} ({args.size}, seed {args.seed}) to {args.root}: "
           + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -143,6 +144,16 @@ def _results(args) -> int:
     return 0
 
 
+def _measure(args) -> int:
+    from .analysis.measures import measure
+
+    out = measure(args.run, tuple(args.what), device=args.device)
+    print(json.dumps(out, indent=1) if args.json else
+          f"{args.run}: measures.json holds {', '.join(k for k in out if k != 'measures_version')} "
+          f"(measures version {out['measures_version']})")
+    return 0
+
+
 def _findings(args) -> int:
     from .analysis.stats import run
 
@@ -158,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = data.add_parser("synth", help="write a synthetic dataset in the real dataset's format")
     s.add_argument("--dataset", required=True, choices=DATASET_NAMES)
     s.add_argument("--root", required=True, help="folder to write (e.g. data/synthetic/shoes)")
-    s.add_argument("--size", default="small", choices=("small", "medium"))
+    s.add_argument("--size", default="small", choices=("tiny", "small", "medium"))
+    s.add_argument("--train-scale", type=int, default=1, help="multiply the training counts (test unchanged)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--image-size", type=int, default=64)
     s.add_argument("--json", action="store_true")
@@ -209,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--device", default="auto")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=_simulate)
+
+    me = sub.add_parser("measure", help="compute what the chapters draw from a trained run (measures.json)")
+    me.add_argument("--run", required=True, help="the run folder")
+    me.add_argument("--what", nargs="+", default=["simulation"], choices=("simulation", "attention"))
+    me.add_argument("--device", default="cpu")
+    me.add_argument("--json", action="store_true")
+    me.set_defaults(func=_measure)
 
     r = sub.add_parser("results", help="gather every run's results under a folder into one table")
     r.add_argument("--root", required=True)

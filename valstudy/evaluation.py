@@ -118,10 +118,14 @@ def summarize(rows: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
-def load_run(run_dir: str | Path, weights: str = "ema", device: str = "auto"):
-    """(model in eval mode, dataset, vocabulary, config) of a finished run, for evaluation and notebooks."""
+def load_run(run_dir: str | Path, weights: str = "ema", device: str = "auto", config: TrainConfig | None = None):
+    """(model in eval mode, dataset, vocabulary, config) of a finished run, for evaluation and notebooks.
+
+    ``config``: the run's configuration when the caller has resolved it already (committed weights, whose saved
+    configuration names the data root portably).
+    """
     run_dir = Path(run_dir)
-    cfg = load_config(run_dir / "config.json")
+    cfg = config or load_config(run_dir / "config.json")
     vocab = Vocabulary.from_state_dict(read_json(run_dir / "vocab.json", "run vocabulary", "re-run training"))
     dev = pick_device(device if device != "auto" else cfg.device if cfg.device != "auto" else "auto")
     model = build_model(cfg.model, len(vocab))

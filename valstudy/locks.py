@@ -105,6 +105,18 @@ def folder_lock(folder: str | Path, what: str = "run folder") -> Iterator[Path]:
             os.close(fd)   # closing the descriptor releases the lock
 
 
+def wait_for(folder: str | Path) -> None:
+    """Block until no other process holds ``folder``'s lock (returns at once when nobody does); takes nothing."""
+    path = Path(folder) / LOCK_NAME
+    if not path.is_file():
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)   # granted once the writer's exclusive lock is gone
+    finally:
+        os.close(fd)
+
+
 def holds_lock(folder: str | Path) -> bool:
     """Whether this process holds ``folder``'s lock."""
     return str(Path(folder).resolve()) in _held

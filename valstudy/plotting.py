@@ -34,11 +34,12 @@ def save_figure(fig, figures_dir: str | Path, name: str) -> Path:
     return path
 
 
-def show(path: str | Path) -> None:
-    """Display a saved figure in a notebook (figures are closed once saved, so each is shown exactly as written)."""
+def show(path: str | Path, caption: str = "") -> None:
+    """Display a saved figure in a notebook (figures are closed once saved, so each is shown exactly as written);
+    ``caption`` is its alternative text."""
     from IPython.display import Image, display
 
-    display(Image(filename=str(path)))
+    display(Image(filename=str(path)), metadata={"image/png": {"alt": caption}} if caption else None)
 
 
 def _image(ax, image, title: str = "", colour: str | None = None, fontsize: float = 8) -> None:
@@ -145,22 +146,23 @@ def training_curves(loss, recalls, title: str):
 
 
 def validation_curves(curves, title: str, metric: str = "R@10", groups: dict[str, Sequence[str]] | None = None):
-    """Validation ``metric`` against step, one line per variant (mean over random seeds) with a +-1 std band; one
-    panel per group of variants (``groups``: panel title -> variants), the last fifth of the steps shaded (the window
-    the plateau criterion compares with the fifth before it)."""
+    """Validation ``metric`` against the fraction of each variant's steps, one line per variant (mean over random
+    seeds) with a ±1 std band; one panel per group of variants (``groups``: panel title -> variants). Shaded: the
+    plateau criterion's windows (steps 25-50% and 50-75%, at a constant learning rate); dashed: the rate's drop."""
     groups = groups or {"": list(dict.fromkeys(curves["variant"]))}
     fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 3.6), squeeze=False, sharey=True)
-    last = float(curves["step"].max()) if len(curves) else 1.0
     for ax, (name, variants) in zip(axes[0], groups.items()):
         for i, v in enumerate(variants):
             part = curves[curves["variant"] == v].sort_values("step")
             if part.empty:
                 continue
-            ax.plot(part["step"], part["mean"], marker=".", color=f"C{i}", label=v)
-            ax.fill_between(part["step"], part["mean"] - part["std"].fillna(0), part["mean"] + part["std"].fillna(0),
-                            color=f"C{i}", alpha=0.15, lw=0)
-        ax.axvspan(0.8 * last, last, color="0.9", zorder=0)
-        ax.set_xlabel("step")
+            ax.plot(part["fraction"], part["mean"], marker=".", color=f"C{i}", label=v)
+            ax.fill_between(part["fraction"], part["mean"] - part["std"].fillna(0),
+                            part["mean"] + part["std"].fillna(0), color=f"C{i}", alpha=0.15, lw=0)
+        ax.axvspan(0.25, 0.5, color="0.95", zorder=0)
+        ax.axvspan(0.5, 0.75, color="0.88", zorder=0)
+        ax.axvline(0.75, color="0.5", ls="--", lw=0.8)
+        ax.set_xlabel("fraction of the variant's L_vv steps")
         ax.set_title(name)
         ax.legend(frameon=False, fontsize=7)
     axes[0][0].set_ylabel(f"validation {metric} (%)")

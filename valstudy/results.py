@@ -1,4 +1,5 @@
-"""Gather every run's ``results.json`` under a folder into one pandas table."""
+"""Every run's results in one pandas table: from ``results.json`` files (:func:`gather_results`) or from the study's
+records (:func:`results_table`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,3 +35,22 @@ def gather_results(root: str | Path | Iterable[str | Path]) -> pd.DataFrame:
             row.update({k: v for k, v in split.items() if k.startswith(("R@", "valid@", "precision@", "refsim@"))})
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _rows(res: dict, labels: dict, run: str) -> list[dict]:
+    rows = []
+    for split in res["splits"]:
+        row = {"run": run, "dataset": res["dataset"], "method": res["method"], "seed": res["seed"],
+               "protocol": split["protocol"], "category": split.get("category", ""), "queries": split["queries"],
+               "gallery": split["gallery"], **labels}
+        if res.get("stand_in_images"):  # numbers on stand-in images measure the route, not the method
+            row["stand_in_images"] = True
+        row.update({k: v for k, v in split.items() if k.startswith(("R@", "valid@", "precision@", "refsim@"))})
+        rows.append(row)
+    return rows
+
+
+def results_table(records: Iterable[dict]) -> pd.DataFrame:
+    """One row per (run, protocol, category) from the study's records (``valstudy.study.records``): the run's name,
+    dataset, method, seed, its labels (experiment, variant) and every recall."""
+    return pd.DataFrame([row for rec in records for row in _rows(rec["results"], rec["labels"], rec["name"])])

@@ -56,10 +56,11 @@ class SearchEngine:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, protocol: str | None = None, category: str | None = None,
-                 device: str = "auto", weights: str = "ema") -> "SearchEngine":
+                 device: str = "auto", weights: str = "ema", config=None) -> "SearchEngine":
         """Load a finished run and encode the gallery of its ``protocol`` (default: the dataset's first) split
-        for ``category`` (default: the first)."""
-        model, dataset, vocab, cfg = load_run(run_dir, weights, device)
+        for ``category`` (default: the first). ``config``: the run's configuration when already resolved
+        (committed weights)."""
+        model, dataset, vocab, cfg = load_run(run_dir, weights, device, config=config)
         return cls(model, dataset, vocab, cfg, pick_split(dataset, protocol, category))
 
     @property

@@ -44,8 +44,11 @@ def user_caption(rng: np.random.Generator, current: dict, target: dict, dataset:
     return relative_caption(rng, current, target, [a], p_vague=p_vague), a
 
 
-def simulate(engine: SearchEngine, turns: int = 5, k: int = 1, seed: int = 0, p_vague: float = 0.2) -> dict:
+def simulate(engine: SearchEngine, turns: int = 5, k: int = 1, seed: int = 0, p_vague: float = 0.2,
+             max_sessions: int | None = None) -> dict:
     """Run one session per distinct (reference, target) of the engine's split; see the module docstring.
+
+    ``max_sessions`` keeps that many sessions, a sample drawn with the user's ``seed`` (the same for every run).
 
     Returns
     -------
@@ -63,6 +66,9 @@ def simulate(engine: SearchEngine, turns: int = 5, k: int = 1, seed: int = 0, p_
             raise ValstudyError(f"attributes.json: no attributes for gallery image {key!r}")
     rng = np.random.default_rng(seed)
     sessions = list(dict.fromkeys((q.reference, q.target) for q in engine.split.queries))
+    if max_sessions is not None and len(sessions) > max_sessions:
+        keep = np.random.default_rng([seed, 1]).choice(len(sessions), size=max_sessions, replace=False)
+        sessions = [sessions[int(i)] for i in sorted(keep)]
     current = [ref for ref, _ in sessions]
     succeeded_at = [0] * len(sessions)
     for turn in range(1, turns + 1):
@@ -92,11 +98,13 @@ def simulate(engine: SearchEngine, turns: int = 5, k: int = 1, seed: int = 0, p_
 
 
 def simulate_run(run_dir: str | Path, turns: int = 5, k: int = 1, seed: int = 0, protocol: str | None = None,
-                 p_vague: float = 0.2, device: str = "auto", write: bool = True) -> dict:
+                 p_vague: float = 0.2, device: str = "auto", write: bool = True,
+                 max_sessions: int | None = None) -> dict:
     """Simulate sessions on every split of ``protocol`` (default: the dataset's first) of a finished run.
 
     With several splits (FashionIQ's categories) ``success`` is over all their sessions together and ``splits``
-    holds each one's. Writes ``<run>/simulation.json`` when ``write``.
+    holds each one's. ``max_sessions`` samples that many sessions per split (:func:`simulate`). Writes
+    ``<run>/simulation.json`` when ``write``.
     """
     model, dataset, vocab, cfg = load_run(run_dir, "ema", device)
     protocol = protocol or dataset.protocols[0]
@@ -105,11 +113,11 @@ def simulate_run(run_dir: str | Path, turns: int = 5, k: int = 1, seed: int = 0,
                             f"{', '.join(dataset.protocols)}")
     parts = []
     for split in dataset.eval_splits(protocol):
-        res = simulate(SearchEngine(model, dataset, vocab, cfg, split), turns, k, seed, p_vague)
+        res = simulate(SearchEngine(model, dataset, vocab, cfg, split), turns, k, seed, p_vague, max_sessions)
         parts.append({"name": split.name, "category": split.category, **res})
     n = sum(p["sessions"] for p in parts)
     success = [sum(p["success"][t] * p["sessions"] for p in parts) / n if n else 0.0 for t in range(turns)]
-    result = {"run": cfg.name, "run_dir": str(run_dir), "dataset": cfg.data.dataset, "method": cfg.model.method,
+    result = {"run": cfg.name, "dataset": cfg.data.dataset, "method": cfg.model.method,
               "seed": cfg.seed, "protocol": protocol, "sessions": n, "turns": turns, "k": k, "user_seed": seed,
               "p_vague": p_vague, "success": success,
               "splits": [{k2: v for k2, v in p.items() if k2 != "succeeded_at"} for p in parts]}

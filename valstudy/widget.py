@@ -104,9 +104,9 @@ class SearchWidget:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, protocol: str | None = None, category: str | None = None,
-                 device: str = "cpu", **kw) -> "SearchWidget":
+                 device: str = "cpu", config=None, **kw) -> "SearchWidget":
         """A widget over a finished run's evaluation gallery (see ``SearchEngine.from_run``)."""
-        return cls(SearchEngine.from_run(run_dir, protocol, category, device), **kw)
+        return cls(SearchEngine.from_run(run_dir, protocol, category, device, config=config), **kw)
 
     def _ipython_display_(self):
         from IPython.display import display

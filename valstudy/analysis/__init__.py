@@ -14,13 +14,13 @@ from .runs import (training_curves, recall_columns, summary_table, protocol_bars
     rank_queries, pick_examples, with_images)
 from .attention import (attention_maps, unique_queries, pick_attention_examples, attention_rows, upsample,
     ChangedRegions, region_mass, image_dependence, region_summary, attention_along_training)
-from .costs import flops_summary, flops_bars_data, time_retrieval, loglog_fit
+from .costs import flops_summary, flops_bars_data, time_retrieval, retrieval_timings, loglog_fit
 from .stats import (t_quantile, per_seed, seed_summary, ablation_runs, ablation_table, paired_differences,
     mean_std_text, comparison_sentence, findings, mean_interval, region_excess, region_sentence)
-from .params import notebook_parameters
+from .measures import SIMULATION
 from .convergence import PLATEAU_POINTS, convergence_table, mean_curves, validation_curve
-from .beyond import (ensure_valid_results, metric_table, vagueness_table, recall_valid_table, valid_gap_sentence,
-    simulation_per_seed, simulation_table, method_runs)
+from .beyond import (metric_table, vagueness_table, recall_valid_table, valid_gap_sentence,
+    simulation_per_seed, simulation_table, method_records)
 
 __all__ = [
     "PAPER_COUNTS", "PAPER_LABEL", "PAPER_RESULTS", "VARIANT_LABELS", "ABLATION_GROUPS", "STOPWORDS", "record",
@@ -29,9 +29,9 @@ __all__ = [
     "rank_queries", "pick_examples", "with_images", "attention_maps", "unique_queries",
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "image_dependence",
     "region_summary", "attention_along_training", "flops_summary",
-    "flops_bars_data", "time_retrieval", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
+    "flops_bars_data", "time_retrieval", "retrieval_timings", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
     "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess",
-    "region_sentence", "notebook_parameters", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",
-    "ensure_valid_results", "metric_table", "vagueness_table", "recall_valid_table", "valid_gap_sentence",
-    "simulation_per_seed", "simulation_table", "method_runs",
+    "region_sentence", "SIMULATION", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",
+    "metric_table", "vagueness_table", "recall_valid_table", "valid_gap_sentence",
+    "simulation_per_seed", "simulation_table", "method_records",
 ]

@@ -1,18 +1,17 @@
 """Beyond the paper: valid@K against R@K (by method, and by caption vagueness), and the simulated user over methods
 and seeds.
 
-The numbers come from each run's ``results.json`` (``valstudy.evaluation``: valid@K, ``by_style``) and
-``simulation.json`` (``valstudy.simulate``); a run evaluated before valid@K existed is evaluated again, and a
-simulation with other settings is run again, so the notebook always shows current numbers.
+The numbers come from each run's record (``valstudy.study.records``): its results (``valstudy.evaluation``:
+valid@K, ``by_style``) and the simulated user's sessions measured on its weights when it was recorded
+(``valstudy.analysis.measures``, ``valstudy.simulate``).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-from ..io import read_json
+from ..errors import ValstudyError
 from .common import VARIANT_LABELS
 
 STYLE_ORDER = ("absolute", "relative", "vague", "unknown")
@@ -24,25 +23,14 @@ def paper_rank(method: str) -> int:
     return order.index(method) if method in order else len(order)
 
 
-def ensure_valid_results(run_dir: str | Path) -> dict:
-    """``results.json`` of a finished run, evaluated again when an older evaluation wrote it (no valid@K yet)."""
-    from ..evaluation import EVALUATION_VERSION, eval_run
-
-    path = Path(run_dir) / "results.json"
-    res = read_json(path) if path.is_file() else None
-    if res is not None and res.get("evaluation_version") == EVALUATION_VERSION:
-        return res
-    return eval_run(run_dir)
-
-
-def metric_table(runs: pd.DataFrame) -> pd.DataFrame:
+def metric_table(records: Sequence[dict]) -> pd.DataFrame:
     """Mean and std over seeds of R@K, valid@K, precision@K and refsim@K per (method, protocol), FashionIQ's
-    categories averaged first. ``runs``: one row per run with ``run_dir`` and ``method``."""
+    categories averaged first. ``records``: the method runs' records (:func:`method_records`)."""
     rows = []
-    for r in runs.itertuples():
-        res = ensure_valid_results(r.run_dir)
+    for rec in records:
+        res = rec["results"]
         for s in res["splits"]:
-            rows.append({"method": r.method, "seed": res["seed"], "protocol": s["protocol"],
+            rows.append({"method": res["method"], "seed": res["seed"], "protocol": s["protocol"],
                          **{k: v for k, v in s.items() if k.startswith(("R@", "valid@", "precision@", "refsim@"))
                             and "ceiling" not in k}})
     df = pd.DataFrame(rows).groupby(["method", "seed", "protocol"], sort=False).mean().reset_index()
@@ -53,17 +41,17 @@ def metric_table(runs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def vagueness_table(runs: pd.DataFrame, protocol: str, k: int) -> pd.DataFrame:
+def vagueness_table(records: Sequence[dict], protocol: str, k: int) -> pd.DataFrame:
     """Per (method, caption style): queries, mean number of valid targets, R@k, valid@k and their gap, pooled over
     categories and averaged over seeds."""
-    rows = []
-    for r in runs.itertuples():
-        res = ensure_valid_results(r.run_dir)
+    rows, methods = [], list(dict.fromkeys(rec["results"]["method"] for rec in records))
+    for rec in records:
+        res = rec["results"]
         for s in res["splits"]:
             if s["protocol"] != protocol or "by_style" not in s:
                 continue
             for style, c in s["by_style"].items():
-                rows.append({"method": r.method, "seed": res["seed"], "style": style, "queries": c["queries"],
+                rows.append({"method": res["method"], "seed": res["seed"], "style": style, "queries": c["queries"],
                              "valid targets": c["mean valid targets"] * c["queries"],
                              f"R@{k}": c[f"R@{k}"] * c["queries"], f"valid@{k}": c[f"valid@{k}"] * c["queries"]})
     if not rows:
@@ -75,7 +63,7 @@ def vagueness_table(runs: pd.DataFrame, protocol: str, k: int) -> pd.DataFrame:
     df["gap"] = df[f"valid@{k}"] - df[f"R@{k}"]
     order = {s: i for i, s in enumerate(STYLE_ORDER)}
     return df.reset_index().sort_values(["method", "style"], key=lambda c: c.map(order) if c.name == "style"
-                                        else c.map(lambda m: list(runs["method"].unique()).index(m)))
+                                        else c.map(methods.index))
 
 
 def recall_valid_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -104,45 +92,33 @@ def recall_valid_table(results: pd.DataFrame) -> pd.DataFrame:
     return out.iloc[sorted(range(len(out)), key=rank.__getitem__)]
 
 
-def simulation_per_seed(runs: pd.DataFrame, turns: int = 5, k: int = 1, user_seed: int = 0) -> pd.DataFrame:
+def simulation_per_seed(records: Sequence[dict]) -> pd.DataFrame:
     """The simulated user's success within T turns (percent) per (variant = method, seed), one column ``T=t`` per
-    turn count: the input of ``seed_summary`` and ``paired_differences``. Reuses each run's ``simulation.json``
-    when it was made with the same settings, and simulates again otherwise."""
-    from ..simulate import simulate_run
-
+    turn count, from the records' measures: the input of ``seed_summary`` and ``paired_differences``."""
     rows = []
-    for r in runs.itertuples():
-        path = Path(r.run_dir) / "simulation.json"
-        sim = read_json(path) if path.is_file() else None
-        if not sim or (sim.get("turns"), sim.get("k"), sim.get("user_seed")) != (turns, k, user_seed):
-            sim = simulate_run(r.run_dir, turns=turns, k=k, seed=user_seed)
-        rows.append({"variant": r.method, "seed": sim["seed"],
+    for rec in records:
+        sim = rec.get("measures", {}).get("simulation")
+        if sim is None:
+            raise ValstudyError(f"record of {rec['name']}: no simulated user measured; run `make study` to measure it")
+        rows.append({"variant": rec["results"]["method"], "seed": sim["seed"],
                      **{f"T={t + 1}": v for t, v in enumerate(sim["success"])}})
     return pd.DataFrame(rows).groupby(["variant", "seed"], sort=False).mean()
 
 
-def simulation_table(runs: pd.DataFrame, turns: int = 5, k: int = 1, user_seed: int = 0,
-                     per_seed: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per (method, T): mean, std and count over seeds of the simulated user's success within T turns (percent).
-    ``per_seed``: :func:`simulation_per_seed`'s table when already computed (``runs`` and the settings are then
-    unused)."""
-    if per_seed is None:
-        per_seed = simulation_per_seed(runs, turns=turns, k=k, user_seed=user_seed)
+def simulation_table(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Per (method, T): mean, std and count over seeds of the simulated user's success within T turns (percent),
+    from :func:`simulation_per_seed`'s table."""
     long = per_seed.rename_axis(columns="T").stack().rename("success").reset_index()
     long["T"] = long["T"].str[2:].astype(int)
     out = long.rename(columns={"variant": "method"}).groupby(["method", "T"], sort=False)["success"]
     return out.agg(["mean", "std", "count"]).rename(columns={"count": "seeds"})
 
 
-def method_runs(table: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per method run (``experiment == "methods"``) of ``valstudy.results.gather_results``'s table."""
-    sel = table[table["experiment"] == "methods"] if "experiment" in table else table
-    runs = sel.drop_duplicates("run_dir")[["run_dir", "method", "seed"]]
-    if methods:
-        runs = runs[runs["method"].isin(methods)]
-    rank = runs["method"].map(paper_rank)  # the paper's order, VAL first, then by seed
-    return runs.assign(_rank=rank).sort_values(["_rank", "seed"], kind="stable").drop(columns="_rank") \
-        .reset_index(drop=True)
+def method_records(records: Sequence[dict], methods: Sequence[str] | None = None) -> list[dict]:
+    """The method runs' records (``experiment == "methods"``) in the paper's order, VAL first, then by seed."""
+    sel = [r for r in records if r["labels"].get("experiment") == "methods"
+           and (not methods or r["results"]["method"] in methods)]
+    return sorted(sel, key=lambda r: (paper_rank(r["results"]["method"]), r["results"]["seed"]))
 
 
 def valid_gap_sentence(table: pd.DataFrame, protocol: str, k: int = 10, dataset: str = "") -> str:

@@ -1,89 +1,92 @@
 """Has a run converged? Validation curves, the plateau criterion, and the step budgets it chose.
 
 Every run of the synthetic study evaluates its EMA weights on a validation split carved out of its training set
-(``valstudy.data.validation``) ten times along training. The criterion, applied to the mean curve over a variant's
-random seeds (validation R@10, in points):
+(``valstudy.data.validation``) at every eighth of its L_vv steps. The learning rate drops tenfold after 75% of the
+steps, and a drop flattens any curve, so the criterion reads the curve where the rate is still constant
+(validation R@10, in points, on the mean curve over a variant's random seeds):
 
-    plateau gain = mean of the evaluations in the last 20% of the steps
-                   - mean of the evaluations in the 20% of the steps before them
+    plateau gain = mean of the evaluations in the last third of the constant-rate segment (steps 50-75%)
+                   - mean of the evaluations in the third before it (25-50%)
 
-A variant has converged when its plateau gain is below ``PLATEAU_POINTS``: training longer would not raise its
-validation recall by more than that. A negative gain (validation recall falling at the end) is reported as it is;
-its size says how much the model overfits at the end.
+A variant is on a plateau when its plateau gain is below ``PLATEAU_POINTS``: at a constant rate, the last third of
+its steps raised validation recall by less than that. The gain of each seed's own curve gives the criterion's
+spread (its 95% interval over seeds). A negative gain is reported as it is. The doubling check
+(``bench/convergence.py``) trains every variant for twice its steps and compares validation recall at the end.
 """
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ValstudyError
-
-PLATEAU_POINTS = 2.0  # the largest validation R@10 gain over the last 20% of the steps that counts as a plateau
-TAIL = 0.2            # the share of the steps the criterion compares
+PLATEAU_POINTS = 2.0        # the largest validation R@10 gain over the window that counts as a plateau
+WINDOW = (0.25, 0.5, 0.75)  # the criterion's windows, as fractions of the L_vv steps: (25%, 50%] against (50%, 75%]
 
 
-def validation_curve(run_dir: str | Path, metric: str = "R@10") -> pd.DataFrame:
-    """(step, value) of the validation evaluations logged during training (``metrics.jsonl``)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        raise ValstudyError(f"{path}: no metrics.jsonl; train the run first (valstudy train --run-dir {run_dir})")
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a torn last line of an interrupted run
-            continue
-        for split in record.get("eval", []):
-            if split.get("protocol") == "validation":
-                rows.append({"step": int(record["step"]), metric: float(split[metric])})
+def validation_curve(record: dict, metric: str = "R@10") -> pd.DataFrame:
+    """(step, value) of the validation evaluations a run's record holds, the steps counted from the start of L_vv
+    (a pre-training phase, L_vs, comes first in some ablations)."""
+    pre = int(record.get("config", {}).get("pretrain_steps", 0) or 0)
+    rows = [{"step": int(ev["step"]) - pre, metric: float(split[metric])}
+            for ev in record["metrics"]["evaluations"] for split in ev["eval"]
+            if split.get("protocol") == "validation" and int(ev["step"]) > pre]
     return pd.DataFrame(rows, columns=["step", metric])
 
 
-def plateau_gain(curve: pd.DataFrame, metric: str = "R@10", tail: float = TAIL) -> float:
-    """Mean ``metric`` over the evaluations in the last ``tail`` of the steps minus the mean over the ``tail``
-    before them (NaN when either window holds no evaluation)."""
+def plateau_gain(curve: pd.DataFrame, steps: int, metric: str = "R@10", window=WINDOW) -> float:
+    """Mean ``metric`` over the evaluations in (``window[1]``, ``window[2]``] of ``steps`` minus the mean over
+    (``window[0]``, ``window[1]``] (NaN when either holds no evaluation)."""
     if curve.empty:
         return float("nan")
-    last = int(curve["step"].max())
-    end = curve[curve["step"] > last * (1 - tail)]
-    before = curve[(curve["step"] > last * (1 - 2 * tail)) & (curve["step"] <= last * (1 - tail))]
-    if end.empty or before.empty:
+    a, b, c = (w * steps for w in window)
+    late = curve[(curve["step"] > b) & (curve["step"] <= c)]
+    early = curve[(curve["step"] > a) & (curve["step"] <= b)]
+    if late.empty or early.empty:
         return float("nan")
-    return float(end[metric].mean() - before[metric].mean())
+    return float(late[metric].mean() - early[metric].mean())
 
 
-def convergence_table(runs: dict[str, list[str | Path]], metric: str = "R@10",
+def _steps(record: dict) -> int:
+    return int(record["config"]["steps"])
+
+
+def convergence_table(runs: dict[str, list[dict]], metric: str = "R@10",
                       threshold: float = PLATEAU_POINTS) -> pd.DataFrame:
-    """One row per variant: its seeds, steps, final validation ``metric`` (seed mean), the plateau gain of the seed-
-    mean curve, and whether it is below ``threshold``.
+    """One row per variant: its seeds, L_vv steps (and pre-training), final validation ``metric`` (seed mean), the
+    plateau gain of the seed-mean curve with the 95% interval of the per-seed gains, and whether it is below
+    ``threshold``. ``runs`` maps a variant's name to its records (one per random seed)."""
+    from .stats import mean_interval
 
-    ``runs`` maps a variant's name to its run folders (one per random seed)."""
     rows = []
-    for variant, dirs in runs.items():
-        curves = [validation_curve(d, metric) for d in dirs]
-        curves = [c for c in curves if not c.empty]
-        if not curves:  # no validation evaluations (e.g. the rehearsal's two-step runs): a row that judges nothing
-            rows.append({"variant": variant, "seeds": 0, "steps": np.nan, f"final validation {metric}": np.nan,
-                         "plateau gain": np.nan, "converged": False})
+    for variant, records in runs.items():
+        pairs = [(r, validation_curve(r, metric)) for r in records]
+        pairs = [(r, c) for r, c in pairs if not c.empty]
+        if not pairs:  # no validation evaluations (e.g. the rehearsal's two-step runs): a row that judges nothing
+            rows.append({"variant": variant, "seeds": 0, "steps": np.nan, "pretrain steps": 0,
+                         f"final validation {metric}": np.nan, "plateau gain": np.nan, "gain low": np.nan,
+                         "gain high": np.nan, "converged": False})
             continue
-        mean = pd.concat(curves).groupby("step", as_index=False)[metric].mean()
-        gain = plateau_gain(mean, metric)
-        rows.append({"variant": variant, "seeds": len(curves), "steps": int(mean["step"].max()),
+        steps = _steps(pairs[0][0])
+        mean = pd.concat(c for _, c in pairs).groupby("step", as_index=False)[metric].mean()
+        gain = plateau_gain(mean, steps, metric)
+        spread = mean_interval([plateau_gain(c, steps, metric) for _, c in pairs])
+        rows.append({"variant": variant, "seeds": len(pairs), "steps": steps,
+                     "pretrain steps": int(pairs[0][0]["config"].get("pretrain_steps", 0) or 0),
                      f"final validation {metric}": float(mean[metric].iloc[-1]), "plateau gain": gain,
+                     "gain low": spread["low"], "gain high": spread["high"],
                      "converged": bool(np.isfinite(gain) and gain < threshold)})
     return pd.DataFrame(rows)
 
 
-def mean_curves(runs: dict[str, list[str | Path]], metric: str = "R@10") -> pd.DataFrame:
-    """Long table (variant, step, mean, std over seeds) of the validation curves, for plotting."""
+def mean_curves(runs: dict[str, list[dict]], metric: str = "R@10") -> pd.DataFrame:
+    """Long table (variant, step, fraction of the variant's L_vv steps, mean, std over seeds) of the validation
+    curves, for plotting."""
     frames = []
-    for variant, dirs in runs.items():
-        curves = [validation_curve(d, metric).assign(seed=i) for i, d in enumerate(dirs)]
+    for variant, records in runs.items():
+        curves = [validation_curve(r, metric).assign(seed=i) for i, r in enumerate(records)]
         curves = [c for c in curves if not c.empty]
         if curves:
             g = pd.concat(curves).groupby("step")[metric]
-            frames.append(pd.DataFrame({"variant": variant, "mean": g.mean(), "std": g.std(ddof=1)}).reset_index())
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["variant", "step", "mean", "std"])
+            frame = pd.DataFrame({"variant": variant, "mean": g.mean(), "std": g.std(ddof=1)}).reset_index()
+            frames.append(frame.assign(fraction=frame["step"] / _steps(records[0])))
+    columns = ["variant", "step", "fraction", "mean", "std"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)

@@ -4,10 +4,13 @@ from __future__ import annotations
 import math
 import time
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 
+from ..io import read_json, write_json
 
 
 def flops_summary() -> tuple[dict, pd.DataFrame]:
@@ -56,6 +59,35 @@ def time_retrieval(sizes=(1_000, 2_000, 4_000, 8_000, 16_000, 32_000), queries: 
             best = min(best, time.perf_counter() - t0)
         rows.append({"device": dev.type, "gallery": n, "queries": queries, "dim": dim, "seconds": best})
     return pd.DataFrame(rows)
+
+
+def retrieval_timings(records: str | Path, queries: int, dim: int, max_gallery: int, retime: bool = False,
+                      repeats: int = 7) -> pd.DataFrame:
+    """Retrieval timings (:func:`time_retrieval`, one thread, on CPU and on the GPU when there is one) from the
+    record ``<records>/costs_retrieval.json``; measured here and recorded when ``retime``, when there is no record,
+    or when the record timed other settings. ``attrs["machine"]`` names the machine that timed them."""
+    from ..study.records import machine
+
+    path = Path(records) / "costs_retrieval.json"
+    settings = {"queries": queries, "dim": dim, "max_gallery": max_gallery}
+    rec = read_json(path) if path.is_file() else None
+    if retime or rec is None or rec.get("settings") != settings:
+        sizes = [n for n in (1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000) if n <= max_gallery]
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the timing runs on one core, whatever else the machine is doing
+        try:
+            times = pd.concat([time_retrieval(sizes, queries, dim, device=d, repeats=repeats) for d in devices])
+        finally:
+            torch.set_num_threads(threads)
+        m = machine()
+        rec = {"settings": settings, "machine": f"{m['cpu']} ({m['cores']} cores)" + (f", {m['gpu']}" if m["gpu"]
+                                                                                     else ""),
+               "rows": times.to_dict("records")}
+        write_json(path, rec)
+    out = pd.DataFrame(rec["rows"])
+    out.attrs["machine"] = rec["machine"]
+    return out
 
 
 def loglog_fit(times: pd.DataFrame, min_gallery: int = 0) -> dict[str, tuple[float, float]]:

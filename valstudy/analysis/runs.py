@@ -7,25 +7,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from ..errors import ValstudyError
-from ..io import read_json, read_jsonl
 from .common import PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS
 
 
-def training_curves(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(loss per logged step: step, phase, loss; recall per evaluation: step and one column per protocol x R@K).
+def training_curves(record: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(loss per logged step: step, phase, loss; recall per evaluation: step and one column per protocol x R@K) of
+    a run's record (``valstudy.study.records``).
 
-    The evaluations logged during training (``eval_every``) are followed by the final one from ``results.json``.
-    With categories (FashionIQ), each R@K is the mean over the categories, as the paper reports it.
+    The evaluations logged during training (``eval_every``) are followed by the final one on the test split. With
+    categories (FashionIQ), each R@K is the mean over the categories, as the paper reports it.
     """
-    run_dir = Path(run_dir)
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        raise ValstudyError(f"{path}: no metrics.jsonl; train the run first (valstudy train --run-dir {run_dir})")
-    lines = read_jsonl(path)   # a torn last line (a run killed mid-write) is left out
-    loss = pd.DataFrame([l for l in lines if "loss" in l], columns=["step", "phase", "loss"])
-    evals = [(l["step"], l["eval"]) for l in lines if "eval" in l]
-    results = read_json(run_dir / "results.json", "run results", "evaluate the run (valstudy eval)")
-    evals.append((int(loss["step"].max()) if len(loss) else 0, results["splits"]))
+    log = record["metrics"]["loss"]
+    loss = pd.DataFrame({k: log[k] for k in ("step", "phase", "loss")})
+    evals = [(ev["step"], ev["eval"]) for ev in record["metrics"]["evaluations"]]
+    evals.append((int(loss["step"].max()) if len(loss) else 0, record["results"]["splits"]))
     rows = []
     for step, splits in evals:
         multi = len({s["protocol"] for s in splits}) > 1
@@ -98,7 +93,7 @@ def paper_table(dataset: str) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------------- qualitative
 def rank_queries(run_dir: str | Path, protocol: str | None = None, k: int = 5, device: str = "auto",
-                 chunk: int = 256) -> dict:
+                 chunk: int = 256, config=None) -> dict:
     """Rank the whole gallery for every test query of a run's dataset under one protocol (the evaluation's own path,
     ``valstudy.evaluation.rank_splits``, at full depth).
 
@@ -108,7 +103,7 @@ def rank_queries(run_dir: str | Path, protocol: str | None = None, k: int = 5, d
     """
     from ..evaluation import KS, load_run, rank_splits
 
-    model, dataset, vocab, cfg = load_run(run_dir, device=device)
+    model, dataset, vocab, cfg = load_run(run_dir, device=device, config=config)
     protocol = protocol or dataset.protocols[0]
     rows, names = [], []
     for split, ranked, ranks in rank_splits(model, dataset, vocab, cfg, protocol, full=True, chunk=chunk):

@@ -216,9 +216,14 @@ def config_differences(cfg: TrainConfig, run_dir: str | Path) -> list[str] | Non
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         return None
+    return saved_differences(read_json(path, "run configuration"), config_to_dict(cfg))
+
+
+def saved_differences(saved: dict, wanted: dict) -> list[str]:
+    """Dotted keys in which two saved configurations (``config_to_dict`` form) differ, a missing key counting as its
+    default (see :func:`config_differences`)."""
     defaults = _flat(_DEFAULTS)
-    have = {**defaults, **_flat(read_json(path, "run configuration"))}
-    want = _flat(config_to_dict(cfg))
+    have, want = {**defaults, **_flat(saved)}, {**defaults, **_flat(wanted)}
     missing = object()
     return sorted(k for k in set(have) | set(want) if have.get(k, missing) != want.get(k, missing))
 

@@ -1,15 +1,26 @@
 """The study's profiles (``PROFILES``: how much of the study to run) and the ablations of VAL it compares."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
+from ..errors import ValstudyError
 from .rules import METHODS
 
 # ---------------------------------------------------------------------------------------------------- the study
+PROFILE_ENV = "VALSTUDY_PROFILE"  # the environment variable that picks the profile of a notebook or command
+DEFAULT_PROFILE = "synthetic"     # the profile a notebook or command runs when neither it nor the environment names one
+SYNTH_SEED = 0                    # the random seed of the synthetic world the study trains and tests on
+
+
 @dataclass(frozen=True)
 class Profile:
-    """How much of the study to run. Step budgets come from each dataset's named configuration (``*_synth`` or
-    ``*_paper``); only ``smoke`` shortens them."""
+    """Everything that differs between profiles, in one place: how much of the study to run, where its data, runs,
+    records and figures live, and what its notebooks print.
+
+    Step budgets come from each dataset's named configuration (``*_synth`` or ``*_paper``); only ``smoke`` and
+    ``rehearsal`` shorten them. Folders are relative to the repository.
+    """
 
     name: str
     data_size: str                       # synthetic dataset size (tiny | small | medium); "real" for real data
@@ -20,6 +31,18 @@ class Profile:
     steps: int | None = None             # None = the named configuration's steps (smoke: a few)
     snapshots: tuple[float, ...] = ()    # fractions of the steps at which VAL's method runs keep ckpt_<step>.pt
     overrides: dict = field(default_factory=dict)  # further settings for every run
+    data_dir: str = "data/synthetic"     # synthetic: where the generated worlds go (<data_dir>/<dataset>); real: the default root
+    runs_dir: str = "runs/synthetic"     # run folders: <runs_dir>/<dataset>/<variant>/seed<k>
+    records_dir: str = "records/synthetic"  # one record per finished run (committed for the synthetic study)
+    figures_dir: str = "figures"         # figures, tables and each notebook's numbers
+    executed_dir: str | None = None      # where executed notebooks are kept (None: build/notebooks/<profile> only)
+    speed_guess: float = 5.0             # L_vv steps per second of one run on one core, before a run of this machine finished
+    banner: str = ""                     # printed first by every notebook run under this profile
+    data_seed: int = SYNTH_SEED          # random seed of the synthetic world
+    train_scale: int = 1                 # multiplies the synthetic world's training counts (data/README.md)
+    seed_plan: dict = field(default_factory=dict)  # dataset -> variant -> number of random seeds (default: len(seeds))
+    exported: tuple[str, ...] = ("val/seed0",)  # runs whose weights are kept beside their record (per dataset)
+    train_missing: bool = False          # a notebook trains the runs it reads that have no record (smoke: cheap)
 
     @property
     def real_data(self) -> bool:
@@ -30,6 +53,12 @@ class Profile:
     def config_kind(self) -> str:
         """Which named configurations the profile trains: ``paper`` (real data) or ``synth``."""
         return "paper" if self.real_data else "synth"
+
+    def seeds_of(self, dataset: str, variant: str) -> tuple[int, ...]:
+        """The random seeds of one variant (a method, or an ablation's name) on one dataset: the first n of
+        ``range``, n from ``seed_plan``, or ``seeds``."""
+        n = self.seed_plan.get(dataset, {}).get(variant)
+        return self.seeds if n is None else tuple(range(n))
 
 
 ABLATIONS: dict[str, dict] = {  # name -> overrides on top of VAL; the paper's ablations (its Tables 5-6)
@@ -77,22 +106,48 @@ def lvs_overrides(dataset: str, steps: int, side_info_root: str, paper: bool) ->
     return out if dataset == "shoes" else {**out, "side_info_root": side_info_root}
 
 
+WIRING_CHECK = ("WIRING CHECK (smoke profile): tiny data and 12-step runs test that every cell works; the numbers "
+                "below say nothing about VAL. Leave PROFILE empty (or set it to \"synthetic\") for the study's results.")
+_REHEARSAL = ("REHEARSAL (real annotation files, stand-in images allowed, a tiny model for 2 steps): the numbers "
+              "below measure the route only.")
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", "tiny", (0,), ("val", "tirg", "image_only"), ("no_sa", "high"), evaluations=2,
                      steps=12, overrides={"batch_size": 8, "checkpoint_every": 6, "log_every": 2,
                                           "model.small_width": 8, "model.lstm_hidden": 64, "model.text_dim": 64,
-                                          "model.word_dim": 32}),
+                                          "model.word_dim": 32},
+                     data_dir="build/smoke/data", runs_dir="build/smoke/runs", records_dir="build/smoke/records",
+                     figures_dir="build/smoke/figures", speed_guess=5.0, banner=WIRING_CHECK, train_missing=True),
     "synthetic": Profile("synthetic", "small", (0, 1, 2), METHODS, STUDY_ABLATIONS, evaluations=10,
-                         snapshots=(0.1, 0.25, 0.5),
-                         overrides={"log_every": 10}),
+                         snapshots=(0.1, 0.25, 0.5), overrides={"log_every": 10},
+                         executed_dir="notebooks/executed", speed_guess=5.0),
     # A first look (make study-quick): the synthetic study's data and step budgets, one random seed, no ablations;
-    # its figures go to build/quick/figures, never figures/. One seed gives no interval: its tables claim nothing.
-    "quick": Profile("quick", "small", (0,), METHODS, (), evaluations=10, overrides={"log_every": 10}),
-    "real": Profile("real", "real", (0,), ("val", "tirg"), ("no_sa", "no_ja", "lvs"), evaluations=32),
+    # its records and figures go to build/quick/, never records/ or figures/. One seed gives no interval: its tables
+    # claim nothing.
+    "quick": Profile("quick", "small", (0,), METHODS, (), evaluations=10, overrides={"log_every": 10},
+                     runs_dir="build/quick/runs", records_dir="build/quick/records", figures_dir="build/quick/figures",
+                     speed_guess=5.0),
+    "real": Profile("real", "real", (0,), ("val", "tirg"), ("no_sa", "no_ja", "lvs"), evaluations=32,
+                    data_dir="data/real", runs_dir="runs/real", records_dir="records/real", figures_dir="figures/real",
+                    executed_dir="notebooks/executed/real", speed_guess=3.0),
     # The real route end to end on a CPU (real annotation files, stand-in images allowed): the paper's configurations
     # with a tiny model and a few steps, evaluated at the real gallery sizes. Its numbers mean nothing.
     "rehearsal": Profile("rehearsal", "real", (0,), ("val", "tirg"), ("no_sa",), steps=2,
                          overrides={"model.backbone": "small", "model.pretrained": False, "data.image_size": 64,
                                     "model.small_width": 8, "model.word_dim": 32, "model.lstm_hidden": 64,
-                                    "model.text_dim": 64, "batch_size": 8, "checkpoint_every": 2, "log_every": 1}),
+                                    "model.text_dim": 64, "batch_size": 8, "checkpoint_every": 2, "log_every": 1},
+                         data_dir="data/real", runs_dir="build/rehearsal/runs", records_dir="build/rehearsal/records",
+                         figures_dir="build/rehearsal/figures", speed_guess=0.05, banner=_REHEARSAL,
+                         train_missing=True),
 }
+
+
+def resolve_profile(name: str | None = None, environ: dict | None = None) -> Profile:
+    """The profile to run: ``name`` when given (not None or ""), else ``$VALSTUDY_PROFILE`` when set, else
+    ``DEFAULT_PROFILE``; an unknown name is a one-line error listing the known ones."""
+    environ = os.environ if environ is None else environ
+    chosen = name or environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    if chosen not in PROFILES:
+        where = "profile" if name else f"${PROFILE_ENV}"
+        raise ValstudyError(f"{where}: unknown profile {chosen!r}; choose from {', '.join(PROFILES)}")
+    return PROFILES[chosen]

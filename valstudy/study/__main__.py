@@ -1,3 +1,6 @@
-from .command import main
+"""``python -m valstudy.study ...`` is ``python -m valstudy study ...``."""
+import sys
 
-raise SystemExit(main())
+from ..cli import main
+
+raise SystemExit(main(["study", *sys.argv[1:]]))

@@ -1,76 +1,169 @@
-"""What a notebook asks of the study (:func:`prepare`) and how ``make study`` executes the notebooks (papermill)."""
+"""What a notebook asks of the study (:func:`prepare`, :class:`Study`) and how the study executes notebooks
+(papermill), keeping executed copies that travel (no machine paths, no timestamps, links that resolve).
+
+A notebook reads the study's records (``valstudy.study.records``), never run folders, and loads weights only from the
+records' committed copies; so run as it is in a fresh clone, it trains nothing. ``retrain=True`` trains the runs the
+chapter reads again (reusing finished run folders of this machine) and rewrites their records; ``prepare`` first
+prints what that costs here.
+"""
 from __future__ import annotations
 
+import json
+import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import DATASETS, Profile
 from ..errors import ValstudyError
-from ..io import atomic_write
-from .plan import REPO, RunSpec, get_profile, plan, profile_paths, run_folder
-from .runner import describe_pending, ensure_data, ensure_runs, pending
+from ..io import atomic_write, read_json
+from .plan import REPO, RunSpec, StudyPaths, get_profile, plan, profile_paths
+from .records import model_config, model_path, record_path
+from .runner import describe_pending, ensure_data, to_do
 
 NOTEBOOKS = ("datasets", "training", "results", "ablations", "qualitative", "attention", "costs", "beyond", "search")
 PER_DATASET = ("datasets", "training", "results", "ablations", "qualitative", "attention", "beyond", "search")
 
 
+def _reads(notebook: str, spec: RunSpec, profile: Profile) -> bool:
+    """Whether ``notebook`` reads ``spec``'s record (or, for the first VAL seed, its committed weights)."""
+    experiment, variant = spec.labels["experiment"], spec.labels["variant"]
+    first_val = experiment == "methods" and variant == "val" and spec.config.seed == min(
+        profile.seeds_of(spec.dataset, "val"))
+    return {"datasets": False, "costs": False, "training": True,
+            "results": experiment == "methods", "beyond": experiment == "methods",
+            "ablations": experiment == "ablations" or (experiment == "methods" and variant == "val"),
+            "attention": experiment == "methods" and variant == "val",
+            "qualitative": first_val, "search": first_val}[notebook]
+
+
 @dataclass
 class Study:
-    """What a notebook needs: the dataset, its data folder, its runs, and where figures go."""
+    """What a notebook needs: its dataset, profile and folders, the records of the runs it reads, the committed
+    weights, and where its figures and numbers go (:meth:`save`, :meth:`record`)."""
 
+    notebook: str
     dataset: str
     profile: Profile
-    data_dir: Path
-    runs_root: Path
-    figures_dir: Path
+    paths: StudyPaths
     specs: list[RunSpec]
-    folders: dict[str, Path] = field(default_factory=dict)  # spec name -> its run folder
+    figures: list[str] = field(default_factory=list)  # the figure files this notebook wrote, in order
 
-    def run_dir(self, name: str) -> Path:
-        """The folder of the plan's run ``name`` (e.g. ``shoes/val/seed0``): the one holding its configuration."""
-        if name not in self.folders:
-            spec = next((s for s in self.specs if s.name == name), None)
-            self.folders[name] = run_folder(self.runs_root, spec) if spec else self.runs_root / name
-        return self.folders[name]
+    @property
+    def data_dir(self) -> Path:
+        return self.paths.data / self.dataset
 
-    def run_dirs(self) -> list[Path]:
-        """Every run folder of the plan."""
-        return [self.run_dir(s.name) for s in self.specs]
+    @property
+    def figures_dir(self) -> Path:
+        return self.paths.figures
+
+    def records(self, experiment: str | None = None, variant: str | None = None) -> list[dict]:
+        """The records of the chapter's runs (optionally one experiment or variant), in the plan's order."""
+        out = []
+        for spec in self.specs:
+            if experiment not in (None, spec.labels["experiment"]) or variant not in (None, spec.labels["variant"]):
+                continue
+            path = record_path(self.paths.records, spec)
+            if not path.is_file():
+                raise ValstudyError(f"{path}: no record of run {spec.name}; set RETRAIN = True to train it, or run "
+                                    f"`make study`")
+            out.append(read_json(path))
+        return out
 
     def results(self):
-        """The plan's results (``valstudy.results.gather_results`` over its run folders only: a folder left by an
-        earlier configuration is not mixed in)."""
-        from ..results import gather_results
-        return gather_results([d for d in self.run_dirs() if (d / "results.json").is_file()])
+        """One row per (run, protocol, category) with the run's labels and every recall (``valstudy.results``)."""
+        from ..results import results_table
+        return results_table(self.records())
+
+    def model(self, name: str | None = None, device: str = "cpu"):
+        """(model, dataset, vocabulary, configuration) of committed weights, by default VAL's first seed."""
+        from ..evaluation import load_run
+        return load_run(self.model_dir(name), device=device, config=self.model_config(name))
+
+    def model_config(self, name: str | None = None):
+        """The configuration of committed weights, its data root this machine's."""
+        return model_config(self.model_dir(name), self.paths.data)
+
+    def model_dir(self, name: str | None = None) -> Path:
+        """The folder of committed weights (a minimal run folder) of ``name``, default VAL's first seed."""
+        name = name or f"{self.dataset}/val/seed{min(self.profile.seeds_of(self.dataset, 'val'))}"
+        return model_path(self.paths.records, name)
+
+    def name(self, subset: str) -> str:
+        """A figure's name: ``<notebook>_<dataset>_<subset>``."""
+        return f"{self.notebook}_{self.dataset}_{subset}"
+
+    def save(self, fig, subset: str, caption: str = "") -> Path:
+        """Write a figure as ``<figures>/<notebook>_<dataset>_<subset>.png``, show it (``caption`` is its alt
+        text), and list it in the notebook's record."""
+        from .. import plotting
+
+        path = plotting.save_figure(fig, self.figures_dir, self.name(subset))
+        self.figures.append(path.name)
+        plotting.show(path, caption)
+        return path
+
+    def record(self, numbers: dict) -> Path:
+        """Write what the notebook computed, and the figures it wrote, to ``<figures>/<notebook>_<dataset>.json``."""
+        from ..analysis import record
+        return record(self.figures_dir, self.notebook, self.dataset, {"profile": self.profile.name, **numbers,
+                                                                      "figures": self.figures})
 
 
-def prepare(dataset: str, profile: str = "smoke", data: str | Path | None = None, runs: str | Path | None = None,
-            figures: str | Path | None = None, train: bool = True, jobs: int = 1) -> Study:
-    """Make sure the data and the runs a notebook needs exist (reusing what is there); return where they are.
+def prepare(notebook: str, dataset: str = "all", profile: str | None = None, data: str | Path | None = None,
+            figures: str | Path | None = None, retrain: bool = False, workers: int = 1) -> Study:
+    """What a notebook needs, ready: its data (generated when missing) and the records of the runs it reads.
 
-    Paths left out (None or "") are the profile's (:func:`valstudy.study.plan.profile_paths`), so a notebook
-    switched to another profile reads and writes that profile's folders only. Runs to train are announced in one
-    line (how many, roughly how long) and then reported one line each.
+    ``profile``: the notebook's ``PROFILE`` ("" or None: ``$VALSTUDY_PROFILE``, else the study's). Records that are
+    missing stop the notebook with the way to make them, unless ``retrain`` (or a profile that trains what is
+    missing, like smoke): then the chapter's runs are trained here, one at a time, and their records written.
+    Prints the profile's banner and one line on the records: how many, and what retraining them costs here.
     """
-    prof = get_profile(profile)
-    if dataset not in DATASETS:
+    prof = get_profile(profile or None)
+    if dataset != "all" and dataset not in DATASETS:
         raise ValstudyError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
-    data, runs, figures = profile_paths(profile, data, runs, figures)
-    data_dir = ensure_data(dataset, prof, data)
-    specs = plan(dataset, prof, data)
-    study = Study(dataset, prof, data_dir, runs, figures, specs)
-    if train:
-        todo = pending(specs, runs)
-        if todo:
-            print(describe_pending(todo, prof, runs, jobs), flush=True)
-        if any(s.config.side_info_root for s in specs):
-            ensure_data("fashion200k", prof, data)
-        study.folders = {s.name: d for s, d in zip(specs, ensure_runs(specs, runs, jobs=jobs, verbose=bool(todo)))}
-    figures.mkdir(parents=True, exist_ok=True)
+    if notebook not in NOTEBOOKS:
+        raise ValstudyError(f"unknown notebook {notebook!r}; choose from {', '.join(NOTEBOOKS)}")
+    paths = profile_paths(prof, data=data, figures=figures)
+    print(prof.banner or f"profile {prof.name!r}", flush=True)
+    specs = [] if dataset == "all" else [s for s in plan(dataset, prof, paths.data) if _reads(notebook, s, prof)]
+    if dataset != "all":
+        ensure_data(dataset, prof, paths.data)
+    study = Study(notebook, dataset, prof, paths, specs)
+    paths.figures.mkdir(parents=True, exist_ok=True)
+    if not specs:
+        return study
+    missing = to_do(specs, paths)
+    retrain_all = describe_pending(specs, prof, paths, workers)
+    print(f"{len(specs) - len(missing)} of {len(specs)} record(s) of this chapter's runs present; retraining them "
+          f"(RETRAIN = True): {retrain_all.split(', ', 1)[1]}", flush=True)
+    todo = specs if retrain else missing if prof.train_missing else []
+    if missing and not todo:
+        raise ValstudyError(f"{len(missing)} record(s) missing under {paths.records} (first: {missing[0].name}); "
+                            f"set RETRAIN = True to train them here, or run `make study`")
+    if todo:
+        _train_here(todo, prof, paths, fresh=retrain)
     return study
 
 
+def _train_here(specs: list[RunSpec], profile: Profile, paths: StudyPaths, fresh: bool) -> None:
+    """Train ``specs`` in this process's children, one at a time, writing their records (no cluster)."""
+    from .tasks import run_task
+
+    exported = {f"{s.dataset}/{name}" for s in specs for name in profile.exported}
+    for ds in sorted({d for s in specs for d in s.needs}):
+        ensure_data(ds, profile, paths.data)
+    for folder in (paths.runs, paths.records):
+        folder.mkdir(parents=True, exist_ok=True)
+    for i, spec in enumerate(specs, 1):
+        if fresh:
+            record_path(paths.records, spec).unlink(missing_ok=True)
+        out = run_task(spec, paths, 1, spec.name in exported)
+        print(f"[{i}/{len(specs)}] {spec.name}: {', '.join(out['done'])} in {out['seconds']:.0f} s", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ executing notebooks
 def _ipc_kernel_manager():
     """A kernel manager whose kernels talk over local sockets (IPC, files beside the connection file in Jupyter's
     runtime folder) instead of TCP on localhost: nothing listens on a port, and ipykernel has nothing to warn about
@@ -78,9 +171,12 @@ def _ipc_kernel_manager():
     (about 100 bytes), TCP it is."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.paths import jupyter_runtime_dir
+
+    Path(jupyter_runtime_dir()).mkdir(parents=True, exist_ok=True)
     from traitlets import default
 
-    longest = Path(jupyter_runtime_dir()) / f"kernel-{'0' * 36}-ipc-65535"  # a connection file's sockets
+    runtime = Path(jupyter_runtime_dir())
+    longest = runtime / f"kernel-{'0' * 12}-ipc-65535"  # a kernel's socket files: <ip>-<n>
     transport = "ipc" if len(str(longest).encode()) < 100 else "tcp"
 
     class IPCKernelManager(AsyncKernelManager):
@@ -88,34 +184,77 @@ def _ipc_kernel_manager():
         def _transport_default(self) -> str:
             return transport
 
+        @default("ip")
+        def _ip_default(self) -> str:  # each kernel its own socket files, so kernels started at once never share one
+            return str(runtime / f"kernel-{uuid.uuid4().hex[:12]}-ipc") if transport == "ipc" else "127.0.0.1"
+
     return IPCKernelManager
 
 
-def execute_notebooks(profile: str, data: Path, runs: Path, figures: Path, out: Path,
-                      datasets=DATASETS, notebooks=NOTEBOOKS, executed: Path | None = None) -> list[Path]:
-    """Execute each notebook with papermill (per dataset where it is per dataset) into ``out``, and copy each to
-    ``executed/<notebook>_<dataset>.ipynb`` when ``executed`` is given."""
+_LINK = re.compile(r"\]\((?!https?:|#|/)([^)\s]+)\)")
+
+
+def travel(nb: dict, dataset: str) -> dict:
+    """An executed notebook made to travel: papermill's and Jupyter's timestamps removed, the injected parameter
+    cell given a fixed id, and relative links written for ``notebooks/executed/`` (docs one level further up, a
+    sibling notebook as the same dataset's executed copy)."""
+    nb["metadata"].get("papermill", {}).pop("start_time", None)
+    for key in ("end_time", "duration", "input_path", "output_path", "environment_variables", "exception"):
+        nb["metadata"].get("papermill", {}).pop(key, None)
+
+    def link(m: re.Match) -> str:
+        target = m.group(1)
+        stem, _, anchor = target.partition("#")
+        if stem.endswith(".ipynb") and "/" not in stem:
+            suffix = "all" if stem[:-6] == "costs" else dataset
+            stem = f"{stem[:-6]}_{suffix}.ipynb"
+        elif not stem.startswith(("../../", "http")) and stem.startswith("../"):
+            stem = "../" + stem
+        return f"]({stem}{'#' + anchor if anchor else ''})"
+
+    for cell in nb["cells"]:
+        for key in ("papermill", "execution"):
+            cell["metadata"].pop(key, None)
+        if "injected-parameters" in cell["metadata"].get("tags", []):
+            cell["id"] = "injected-parameters"
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = _LINK.sub(link, text)
+    return nb
+
+
+def execute_notebook(notebook: str, dataset: str, profile: str, out: Path, params: dict | None = None,
+                     executed: Path | None = None) -> Path:
+    """Execute ``notebooks/<notebook>.ipynb`` for ``dataset`` with papermill into ``out``; keep a travelling copy in
+    ``executed`` when given. A failing cell is a one-line error naming the notebook and the cell."""
     import papermill as pm
 
-    manager = _ipc_kernel_manager()
-    done = []
     out.mkdir(parents=True, exist_ok=True)  # papermill does not create the output folder
-    for nb in notebooks:
-        for ds in (datasets if nb in PER_DATASET else ("all",)):
-            target = out / f"{nb}_{ds}.ipynb"
-            t0 = time.time()
-            params = {"PROFILE": profile, "FIGURES_DIR": str(figures)}
-            if nb in PER_DATASET:  # the costs notebook reads no data and no runs
-                params.update(DATASET=ds, DATA_ROOT=str(data), RUNS_ROOT=str(runs))
-            try:
-                pm.execute_notebook(str(REPO / "notebooks" / f"{nb}.ipynb"), str(target), parameters=params,
-                                    cwd=str(REPO), progress_bar=False, kernel_name="python3",
-                                    kernel_manager_class=manager)
-            except pm.PapermillExecutionError as e:  # one line; the executed copy keeps the whole traceback
-                raise ValstudyError(f"notebook {nb} [{ds}]: cell In [{e.exec_count}] raised {e.ename}: {e.evalue} "
-                                    f"(the traceback is in {target})") from None
-            if executed is not None:
-                atomic_write(executed / target.name, lambda f, src=target: f.write(src.read_bytes()), mode="wb")
-            print(f"notebook {nb} [{ds}]: {time.time() - t0:.0f} s", flush=True)
-            done.append(target)
-    return done
+    target = out / f"{notebook}_{dataset}.ipynb"
+    parameters = {"PROFILE": profile, **({"DATASET": dataset} if notebook in PER_DATASET else {}), **(params or {})}
+    try:
+        pm.execute_notebook(str(REPO / "notebooks" / f"{notebook}.ipynb"), str(target), parameters=parameters,
+                            cwd=str(REPO), progress_bar=False, kernel_name="python3",
+                            kernel_manager_class=_ipc_kernel_manager())
+    except pm.PapermillExecutionError as e:  # one line; the executed copy keeps the whole traceback
+        raise ValstudyError(f"notebook {notebook} [{dataset}]: cell In [{e.exec_count}] raised {e.ename}: {e.evalue} "
+                            f"(the traceback is in {target})") from None
+    nb = travel(json.loads(target.read_text()), dataset)
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    atomic_write(target, lambda f: f.write(text))
+    if executed is not None:
+        atomic_write(executed / target.name, lambda f: f.write(text))
+    return target
+
+
+def notebook_task(notebook: str, dataset: str, profile: str, out: str, params: dict | None = None,
+                  executed: str | None = None, after: tuple = ()) -> dict:
+    """One notebook execution as a study task (``after``: the runs it waits for)."""
+    t0 = time.time()
+    execute_notebook(notebook, dataset, profile, Path(out), params, Path(executed) if executed else None)
+    return {"name": f"{notebook}_{dataset}", "done": ["executed"], "seconds": time.time() - t0}
+
+
+def notebook_jobs(profile: str | Profile, datasets=DATASETS, notebooks=NOTEBOOKS) -> list[tuple[str, str]]:
+    """(notebook, dataset) of every execution: per-dataset notebooks once per dataset, the others once ("all")."""
+    return [(nb, ds) for nb in notebooks for ds in (datasets if nb in PER_DATASET else ("all",))]

@@ -1,9 +1,11 @@
-"""The study's plan: where each profile keeps its data, runs and figures, and every run a dataset's notebooks need.
+"""The study's plan: where a profile keeps its data, runs, records and figures, and every run a dataset's notebooks
+need.
 
-Run folders: ``<runs>/<dataset>/<variant>/seed<k>`` under the profile's runs root (``runs/<profile>``, or
-``build/smoke/runs`` for the smoke profile). A folder is never deleted or overwritten: when the plan's configuration
-for a run differs from the one a folder holds, the run goes to ``seed<k>-<hash>`` beside it (a short hash of the
-configuration's non-default settings); :func:`run_folder` finds whichever holds the plan's configuration.
+Run folders: ``<runs>/<dataset>/<variant>/seed<k>`` under the profile's runs root. A folder is never deleted or
+overwritten: when the plan's configuration for a run differs from the one a folder holds, the run goes to
+``seed<k>-<hash>`` beside it (a short hash of the configuration's non-default settings); :func:`run_folder` finds
+whichever holds the plan's configuration. Records (one small JSON per finished run, ``valstudy.study.records``) live
+under the profile's records root with the same names.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import (ABLATIONS, DATASETS, PROFILES, Profile, TrainConfig, config_differences, config_hash,
-                      get_config, lvs_overrides, slow_factor)
+                      get_config, lvs_overrides, resolve_profile, slow_factor)
 from ..errors import ValstudyError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,46 +26,64 @@ def absolute(path: str | Path) -> Path:
     return path if path.is_absolute() else REPO / path
 
 
-def get_profile(name: str) -> Profile:
-    """The named profile; an unknown name is an error listing the known ones."""
+def get_profile(name: str | Profile | None = None) -> Profile:
+    """The profile ``name`` (a Profile passes through); None: ``$VALSTUDY_PROFILE``, else the default profile."""
+    if isinstance(name, Profile):
+        return name
+    if name is None:
+        return resolve_profile(None)
     if name not in PROFILES:
         raise ValstudyError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
     return PROFILES[name]
 
 
-def profile_paths(profile: str, data: str | Path | None = None, runs: str | Path | None = None,
-                  figures: str | Path | None = None) -> tuple[Path, Path, Path]:
-    """(data root, runs root, figures folder) of a profile, absolute; an argument given (not None or "") wins.
+@dataclass(frozen=True)
+class StudyPaths:
+    """The absolute folders of one profile's study: data root, runs, records, figures."""
 
-    smoke: ``build/smoke/{data,runs,figures}``; synthetic: ``data/``, ``runs/synthetic``, ``figures/``;
-    real: ``data/real``, ``runs/real``, ``figures/real``. A runs root inside another profile's folder is refused.
+    data: Path
+    runs: Path
+    records: Path
+    figures: Path
+
+
+def profile_paths(profile: str | Profile, data: str | Path | None = None, runs: str | Path | None = None,
+                  figures: str | Path | None = None, records: str | Path | None = None) -> StudyPaths:
+    """The profile's folders (``Profile.data_dir`` ...), absolute; an argument given (not None or "") wins.
+
+    A runs root inside another profile's folder is refused.
     """
-    get_profile(profile)
-    default = {"smoke": ("build/smoke/data", "build/smoke/runs", "build/smoke/figures"),
-               "synthetic": ("data", "runs/synthetic", "figures"),
-               "real": ("data/real", "runs/real", "figures/real"),
-               "rehearsal": ("data/real", "build/rehearsal/runs", "build/rehearsal/figures"),
-               "quick": ("data", "build/quick/runs", "build/quick/figures")}[profile]
-    out = tuple(absolute(given or d) for given, d in zip((data, runs, figures), default))
-    others = [p for p in PROFILES if p != profile and p in out[1].relative_to(out[1].anchor).parts]
+    prof = get_profile(profile)
+    defaults = (prof.data_dir, prof.runs_dir, prof.records_dir, prof.figures_dir)
+    out = StudyPaths(*(absolute(given or d) for given, d in zip((data, runs, records, figures), defaults)))
+    others = [p for p in PROFILES if p != prof.name and p in out.runs.relative_to(out.runs.anchor).parts]
     if others:
-        raise ValstudyError(f"{out[1]}: runs of profile {others[0]!r} live there; profile {profile!r} keeps its runs "
-                            f"under {absolute(default[1])} (leave RUNS_ROOT empty)")
-    return out  # type: ignore[return-value]
+        raise ValstudyError(f"{out.runs}: runs of profile {others[0]!r} live there; profile {prof.name!r} keeps its "
+                            f"runs under {absolute(prof.runs_dir)} (leave RUNS_ROOT empty)")
+    return out
 
 
 def data_root(dataset: str, profile: Profile, root: str | Path) -> Path:
-    """A dataset's folder: ``<root>/<dataset>`` for real data, ``<root>/<profile>/<dataset>`` for generated data."""
-    return Path(root) / dataset if profile.real_data else Path(root) / profile.name / dataset
+    """A dataset's folder: ``<root>/<dataset>`` (the generated world of a synthetic profile, or real data)."""
+    return Path(root) / dataset
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run of the plan: its folder name under the runs root, its configuration and table labels."""
+    """One training run of the plan: its name (``<dataset>/<variant>/seed<k>``), configuration and table labels."""
 
     name: str
     config: TrainConfig
     labels: dict
+
+    @property
+    def dataset(self) -> str:
+        return self.config.data.dataset
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The datasets this run reads: its own, and Fashion200k when it pre-trains L_vs on it (FashionIQ)."""
+        return (self.dataset,) + (("fashion200k",) if self.config.side_info_root else ())
 
 
 def run_config(dataset: str, profile: Profile, root: str | Path, method: str = "val", seed: int = 0,
@@ -92,17 +112,18 @@ def run_config(dataset: str, profile: Profile, root: str | Path, method: str = "
 
 
 def plan(dataset: str, profile: Profile, root: str | Path) -> list[RunSpec]:
-    """Every run a dataset's notebooks need under a profile: each method and each ablation over the profile's
-    seeds."""
+    """Every run a dataset's notebooks need under a profile: each method and each ablation over its random seeds
+    (``Profile.seeds_of``)."""
     if dataset not in DATASETS:
         raise ValstudyError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     specs = [RunSpec(f"{dataset}/{method}/seed{seed}", run_config(dataset, profile, root, method, seed),
                      {"experiment": "methods", "variant": method})
-             for seed in profile.seeds for method in profile.methods]
+             for method in profile.methods for seed in profile.seeds_of(dataset, method)]
     specs += [RunSpec(f"{dataset}/ablation_{name}/seed{seed}", run_config(dataset, profile, root, "val", seed, name),
                       {"experiment": "ablations", "variant": name})
-              for seed in profile.seeds for name in profile.ablations]
-    return specs
+              for name in profile.ablations for seed in profile.seeds_of(dataset, name)]
+    order = sorted(range(len(specs)), key=lambda i: (specs[i].config.seed, i))  # seed by seed: early seeds finish first
+    return [specs[i] for i in order]
 
 
 def run_folder(runs_root: str | Path, spec: RunSpec) -> Path:

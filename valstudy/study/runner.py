@@ -1,155 +1,181 @@
-"""Data and runs of the study: generate the synthetic data, train and evaluate every run of the plan (reused when
-finished), each run in its own process (``python -m valstudy train --config-file``), ``jobs`` at a time."""
+"""The study on an executor: which runs are to do, the task graph (data, then runs, then notebooks), progress, and
+the report at the end.
+
+A run whose record holds the plan's configuration (and the current evaluation and measures versions) is not done
+again, whichever machine made the record, unless the study is asked to retrain everything (``fresh``: ``make
+study``). Data generation is a task each run that reads the dataset waits for; notebooks wait for the runs of their
+dataset. A run that fails for its own reason fails once, with its error; every other run goes on, and the study
+reports the failures at the end. A worker that dies mid-run is Dask's to notice: the run goes to another worker and
+resumes from its last checkpoint.
+"""
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Profile, config_to_dict
+from ..config import Profile
 from ..errors import ValstudyError
-from ..io import read_json, write_json
-from .plan import RunSpec, data_root, run_folder
-
-# Rough L_vv steps per second of one run, per profile, before any run of it finished on this machine (then the
-# finished runs' own speed is used): 2-core CPU for smoke and synthetic, one GPU for real.
-# synthetic, quick: the study's 122,400 steps (evaluations included) took 93 min at 2 jobs on a 2-core Intel Xeon;
-# rehearsal: evaluation-bound.
-GUESS_STEPS_PER_S = {"smoke": 5.0, "synthetic": 11.0, "quick": 11.0, "real": 3.0, "rehearsal": 0.05}
+from ..io import read_json
+from .plan import RunSpec, StudyPaths, data_root
+from .records import machine, record_path, record_state
+from .tasks import _evaluation_version, _measures_version, data_task, measures_for, run_task
 
 
-def ensure_data(dataset: str, profile: Profile, root: str | Path, seed: int = 0, check_images: bool = False) -> Path:
-    """Generate a synthetic dataset unless it is there already (real data is checked, never generated).
-
-    Real data: ``data check`` runs first and its report is printed; ``check_images`` also decodes every image
-    (``make study`` does, once; notebooks read the annotations only).
-    """
+def ensure_data(dataset: str, profile: Profile, root: str | Path, check_images: bool = False) -> Path:
+    """Generate a synthetic dataset unless it is there already with the profile's world (size, seed, training
+    scale); real data is checked (``data check``, its report printed; ``check_images`` decodes every image)."""
     target = data_root(dataset, profile, root)
     if profile.real_data:
         from ..data.check import check_dataset, format_report
         print(format_report(check_dataset(dataset, target, images=check_images)), flush=True)
         return target
     from ..data.synth import synthesize
-    from ..locks import FolderBusyError
+    from ..locks import FolderBusyError, wait_for
 
     world = target / "extras" / "world.json"
-    deadline = time.time() + 900
-    while True:
-        # Another process (a second notebook, a test worker) may be generating this very folder: wait for it.
+    want = {"size": profile.data_size, "seed": profile.data_seed, "train_scale": profile.train_scale}
+    for _ in range(2):  # a second time after waiting for another process that was writing this very folder
         if world.is_file() and not (target / ".synth-in-progress.json").exists():
             w = read_json(world)
-            if w.get("size") == profile.data_size and w.get("seed") == seed:
+            if {**w, "train_scale": w.get("train_scale", 1)}.items() >= want.items():
                 return target
         try:
-            synthesize(dataset, target, size=profile.data_size, seed=seed)
+            synthesize(dataset, target, size=profile.data_size, seed=profile.data_seed,
+                       train_scale=profile.train_scale)
             return target
         except FolderBusyError:
-            if time.time() > deadline:
-                raise
-            time.sleep(1.0)
+            wait_for(target)
+    raise ValstudyError(f"{target}: another process keeps writing this synthetic data folder; try again later")
 
 
-def _evaluation_version() -> int:
-    from ..evaluation import EVALUATION_VERSION
-    return EVALUATION_VERSION
+def versions(spec: RunSpec | None = None) -> dict:
+    """The evaluation and measures versions ``spec``'s record must carry to count as current (a run without
+    measures needs no measures version)."""
+    measures = _measures_version() if spec is None or measures_for(spec) else None
+    return {"evaluation_version": _evaluation_version(), "measures_version": measures}
 
 
-def run_state(run_dir: Path) -> str:
-    """``finished`` (trained and evaluated by this evaluation), ``stale`` (trained, results from an older
-    evaluation or none) or ``missing`` (to train, or to resume)."""
-    if not (run_dir / "final.pt").is_file():
-        return "missing"
-    results = run_dir / "results.json"
-    if results.is_file() and read_json(results).get("evaluation_version") == _evaluation_version():
-        return "finished"
-    return "stale"
+def to_do(specs: list[RunSpec], paths: StudyPaths, fresh: bool = False) -> list[RunSpec]:
+    """The runs of ``specs`` without a current record (all of them when ``fresh``)."""
+    if fresh:
+        return list(specs)
+    return [s for s in specs if record_state(s, paths.records, paths.data, versions(s)) != "recorded"]
 
 
-def _run(cmd: list[str], threads: int, what: str) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ValstudyError(f"{what} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
-
-
-def train_run(spec: RunSpec, runs_root: str | Path, threads: int = 1) -> tuple[Path, float, str]:
-    """Train and evaluate one run unless finished (re-evaluate it when its results are stale); (folder, seconds,
-    what was done). A lock beside the folder makes two processes asking for one run train it once."""
-    base = Path(runs_root) / spec.name
-    base.parent.mkdir(parents=True, exist_ok=True)
-    with open(base.parent / f".{base.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        run_dir = run_folder(runs_root, spec)
-        state, t0 = run_state(run_dir), time.time()
-        if state == "finished":
-            return run_dir, 0.0, "reused"
-        if state == "stale":  # the weights are this configuration's: evaluate again, no training
-            _run([sys.executable, "-m", "valstudy", "eval", "--run", str(run_dir)], threads,
-                 f"evaluation of {run_dir}")
-            how = "re-evaluated"
-        else:
-            with tempfile.TemporaryDirectory(prefix="valstudy-run-") as tmp:
-                cfg_file = write_json(Path(tmp) / "config.json", config_to_dict(spec.config))
-                _run([sys.executable, "-m", "valstudy", "train", "--config-file", str(cfg_file), "--quiet",
-                      "--run-dir", str(run_dir)], threads, f"run {run_dir}")
-            how = "trained" if run_dir.name == base.name else "trained (configuration changed: new folder)"
-        write_json(run_dir / "label.json", spec.labels)
-        return run_dir, time.time() - t0, how
-
-
-def ensure_runs(specs: list[RunSpec], runs_root: str | Path, jobs: int = 1, verbose: bool = True) -> list[Path]:
-    """Train and evaluate every run not already finished, ``jobs`` at a time (one thread each when jobs > 1);
-    prints one line per run. Returns the runs' folders in the order of ``specs``."""
-    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    out = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(train_run, s, runs_root, threads) for s in specs]
-        for i, (spec, f) in enumerate(zip(specs, futures), 1):
-            run_dir, secs, how = f.result()
-            out.append(run_dir)
-            if verbose:
-                print(f"[{i}/{len(specs)}] {spec.name}: {how}" + (f" in {secs:.0f} s" if secs else ""), flush=True)
-    return out
-
-
-def pending(specs: list[RunSpec], runs_root: str | Path) -> list[RunSpec]:
-    """The runs of ``specs`` that still need training."""
-    return [s for s in specs if run_state(_folder_or_base(runs_root, s)) == "missing"]
-
-
-def _folder_or_base(runs_root, spec: RunSpec) -> Path:
-    try:
-        return run_folder(runs_root, spec)
-    except ValstudyError:
-        return Path(runs_root) / spec.name
-
-
-def estimate_seconds(specs: list[RunSpec], profile: Profile, runs_root: str | Path, jobs: int = 1) -> float:
-    """Rough wall time to train ``specs``: their steps over the speed of this profile's finished runs on this machine
-    (``steps_per_s`` in their metrics), or over a per-profile guess when none has finished."""
-    speeds = []
-    for path in Path(runs_root).glob("*/*/*/metrics.jsonl"):
-        for line in reversed(path.read_text().splitlines()[-3:]):
-            try:
-                speeds.append(float(json.loads(line)["steps_per_s"]))
-                break
-            except (ValueError, KeyError, TypeError):
-                continue  # an evaluation line, or one cut short
-    speed = statistics.median(speeds) if speeds else GUESS_STEPS_PER_S.get(profile.name, 5.0)
+def estimate_seconds(specs: list[RunSpec], profile: Profile, paths: StudyPaths, workers: int) -> float:
+    """Rough wall time of ``specs`` on ``workers`` workers: their steps over the median training speed of this
+    profile's records made on this kind of machine (same CPU), else over the profile's guess."""
+    here, speeds = machine()["cpu"], []
+    for path in paths.records.glob("*/*/*.json"):
+        meta = read_json(path).get("meta", {})
+        train, steps = meta.get("seconds", {}).get("train"), read_json(path).get("config", {}).get("steps")
+        if meta.get("machine", {}).get("cpu") == here and train and train["wall"] > 0 and steps and len(
+                meta.get("workers", [])) == 1:
+            speeds.append(steps / train["wall"])
+    speed = statistics.median(speeds) if speeds else profile.speed_guess
     steps = sum(s.config.steps + s.config.pretrain_steps for s in specs)
-    return steps / max(speed, 1e-6) / max(jobs, 1)
+    return steps / max(speed, 1e-6) / max(workers, 1)
 
 
-def describe_pending(specs: list[RunSpec], profile: Profile, runs_root: str | Path, jobs: int = 1) -> str:
+def describe_pending(specs: list[RunSpec], profile: Profile, paths: StudyPaths, workers: int) -> str:
     """One line: how many runs are to train and roughly how long that takes here."""
-    secs = estimate_seconds(specs, profile, runs_root, jobs)
+    secs = estimate_seconds(specs, profile, paths, workers)
     took = f"{secs / 60:.0f} min" if secs >= 90 else f"{secs:.0f} s"
-    return (f"{len(specs)} run(s) of profile {profile.name!r} to train, roughly {took} on this machine; "
-            f'PROFILE="smoke" is a quick wiring check')
+    return (f"{len(specs)} run(s) of profile {profile.name!r} to bring to a record, roughly {took} of training on "
+            f"{workers} worker(s) of this machine")
+
+
+@dataclass
+class StudyReport:
+    """What one pass of the study did."""
+
+    done: list[dict] = field(default_factory=list)       # run_task summaries
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (run or notebook, one-line error)
+    recorded: int = 0                                     # runs skipped: their record is current
+
+    def raise_failures(self) -> None:
+        """A ValstudyError listing every failure (after every other task has finished)."""
+        if self.failed:
+            lines = "; ".join(f"{name}: {err}" for name, err in self.failed)
+            raise ValstudyError(f"{len(self.failed)} task(s) failed (every other result is kept): {lines}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1] if text else ''}" if not isinstance(exc, ValstudyError) else text[-1]
+
+
+def submit_runs(client, specs: list[RunSpec], profile: Profile, paths: StudyPaths, fresh: bool = False,
+                export: tuple[str, ...] = (), check_images: bool = False, threads: int = 1) -> tuple[dict, dict, int]:
+    """Submit the data and run tasks of ``specs`` to ``client``: ({run name: future}, {dataset: future},
+    how many runs were skipped as recorded). Runs named in ``export`` also copy their weights next to their record."""
+    todo = to_do(specs, paths, fresh)
+    for folder in (paths.data, paths.runs, paths.records):
+        folder.mkdir(parents=True, exist_ok=True)
+    datasets = sorted({d for s in todo for d in s.needs})
+    data = {ds: client.submit(data_task, ds, profile, str(paths.data), check_images, key=f"data-{ds}", pure=False)
+            for ds in datasets}
+    runs = {s.name: client.submit(run_task, s, paths, threads, s.name in export,
+                                  after=tuple(data[d] for d in s.needs), key=f"run-{s.name}", pure=False)
+            for s in todo}
+    return runs, data, len(specs) - len(todo)
+
+
+def wait_all(futures: dict, report: StudyReport, bar_label: str = "runs", progress: bool = True) -> None:
+    """Wait for every future (a progress bar with the time left), collecting results and one-line failures."""
+    from distributed import as_completed
+
+    if not futures:
+        return
+    names = {f.key: name for name, f in futures.items()}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(futures), desc=bar_label, unit="run" if bar_label == "runs" else "task", smoothing=0)
+    for fut in as_completed(list(futures.values())):
+        name = names[fut.key]
+        try:
+            report.done.append(fut.result())
+        except Exception as e:  # the task's own error, or KilledWorker after too many worker deaths
+            report.failed.append((name, _one_line(e)))
+            if bar is not None:
+                bar.write(f"FAILED {name}: {_one_line(e)}")
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+
+
+def ensure_runs(client, specs: list[RunSpec], profile: Profile, paths: StudyPaths, fresh: bool = False,
+                export: tuple[str, ...] = (), progress: bool = True, check_images: bool = False) -> StudyReport:
+    """Bring every run of ``specs`` to a current record on ``client``'s cluster; the report of what happened."""
+    t0 = time.time()
+    runs, data, recorded = submit_runs(client, specs, profile, paths, fresh, export, check_images)
+    report = StudyReport(recorded=recorded)
+    wait_all(data, report, "data", progress=False)
+    wait_all(runs, report, "runs", progress)
+    if progress:
+        print(f"{len(report.done)} run(s) done, {recorded} already recorded, {len(report.failed)} failed, in "
+              f"{time.time() - t0:.0f} s", flush=True)
+    return report
+
+
+def pending(specs: list[RunSpec], paths: StudyPaths) -> list[RunSpec]:
+    """The runs of ``specs`` whose record is missing or stale."""
+    return to_do(specs, paths)
+
+
+def needs_measures(spec: RunSpec) -> tuple[str, ...]:
+    """The measures ``spec``'s record carries (re-exported for the notebooks' helpers)."""
+    return measures_for(spec)
+
+
+def record_of(spec: RunSpec, paths: StudyPaths) -> dict:
+    """The record of one run; a missing one stops with a message naming it and how to make it."""
+    path = record_path(paths.records, spec)
+    if not path.is_file():
+        raise ValstudyError(f"{path}: no record of run {spec.name}; run `make study` (or `python -m valstudy study "
+                            f"train`) to train it")
+    return read_json(path)

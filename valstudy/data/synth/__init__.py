@@ -30,12 +30,19 @@ from .writers import Extras, write_extras, write_fashion200k, write_fashioniq, w
 
 __all__ = ["synthesize", "DATASETS", "SIZES", "SYNTH_VERSION"]
 
-SYNTH_VERSION = 1
-# "tiny" is for tests (about a second); "small" trains for a few minutes on CPU; "medium" is four times "small".
+SYNTH_VERSION = 2
+# Counts per split: Fashion200k products (train, test), Shoes images (train, eval), FashionIQ images per category
+# (train, val, test), and the family sizes (low, high) of each split. "tiny" is for tests (about a second); "small" is
+# the study's world (data/README.md says why each count is what it is); "medium" has four times small's training
+# data. ``train_scale`` in :func:`synthesize` multiplies the training counts.
+_FAMILIES = {"f200k_family": ((2, 5), (2, 5)), "shoes_family": ((3, 7), (3, 7)), "fiq_family": ((3, 7),) * 3}
 SIZES = {
-    "tiny": {"f200k_products": 40, "views": (2, 3), "shoes_images": 100, "fiq_images": 45},
-    "small": {"f200k_products": 300, "views": (2, 3), "shoes_images": 1200, "fiq_images": 600},
-    "medium": {"f200k_products": 1200, "views": (2, 3), "shoes_images": 4800, "fiq_images": 2400},
+    "tiny": {"f200k_products": (26, 14), "views": (2, 3), "shoes_images": (68, 32), "fiq_images": (23, 15, 7),
+             **_FAMILIES},
+    "small": {"f200k_products": (195, 525), "views": (2, 3), "shoes_images": (816, 1600),
+              "fiq_images": (300, 800, 100), **_FAMILIES},
+    "medium": {"f200k_products": (780, 525), "views": (2, 3), "shoes_images": (3264, 1500),
+               "fiq_images": (1200, 800, 100), **_FAMILIES},
 }
 _WRITERS = {"fashion200k": write_fashion200k, "shoes": write_shoes, "fashioniq": write_fashioniq}
 # Every path a writer may create directly under the root (cleared before regenerating into the same root).
@@ -48,6 +55,14 @@ _OUTPUTS = {
 
 
 IN_PROGRESS = ".synth-in-progress.json"
+
+
+def _scaled(size: dict, train_scale: int) -> dict:
+    """``size`` with its training counts (the first of each count tuple) multiplied by ``train_scale``."""
+    out = dict(size)
+    for key in ("f200k_products", "shoes_images", "fiq_images"):
+        out[key] = (size[key][0] * train_scale,) + tuple(size[key][1:])
+    return out
 
 
 def _previous(root: Path) -> str | None:
@@ -82,18 +97,21 @@ def _prepare_root(root: Path, dataset: str, meta: dict) -> None:
             p.unlink()
 
 
-def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 0, image_size: int = 64) -> dict:
+def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 0, image_size: int = 64,
+               train_scale: int = 1) -> dict:
     """Write a synthetic ``dataset`` under ``root`` in the real dataset's layout and formats.
 
     Parameters
     ----------
     dataset : {"fashion200k", "shoes", "fashioniq"}
     root : directory to write; must be empty, absent, or an earlier synthetic copy of the same dataset (replaced).
-    size : {"small", "medium"}
-        ``small``: Fashion200k 300 products x 2-3 views, Shoes 1,200 images, FashionIQ 600 images per category;
-        ``medium``: four times as many.
+    size : {"tiny", "small", "medium"}
+        The counts of each split (``SIZES``). ``small``, the study's: Fashion200k 195 training and 525 test products
+        of 2-3 views, Shoes 816 training and 1,600 eval images, FashionIQ 300 / 800 / 100 train / val / test images
+        per category; ``medium``: four times small's training data.
     seed : the same seed gives byte-identical files.
     image_size : side of the square images and part masks, in pixels.
+    train_scale : positive integer multiplying the training counts (test counts unchanged).
 
     Returns
     -------
@@ -103,11 +121,17 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
     if dataset not in _WRITERS:
         raise ValstudyError(f"unknown synthetic dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if size not in SIZES:
-        raise ValstudyError(f"unknown synthetic size {size!r}; choose one of small, medium")
+        raise ValstudyError(f"unknown synthetic size {size!r}; choose one of {', '.join(SIZES)}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValstudyError(f"synthetic data seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(train_scale, int) or isinstance(train_scale, bool) or train_scale < 1:
+        raise ValstudyError(f"train_scale must be a positive integer, got {train_scale!r}")
     if not isinstance(image_size, int) or image_size < 16:
         raise ValstudyError(f"image size must be an integer of at least 16 pixels, got {image_size!r}")
     meta = {"generator": "valstudy.data.synth", "version": SYNTH_VERSION, "valstudy_version": __version__,
             "dataset": dataset, "size": size, "seed": int(seed), "image_size": image_size}
+    if train_scale != 1:   # recorded only when used, so worlds written before it existed keep their world.json
+        meta["train_scale"] = train_scale
     root = Path(root)
     _refuse_foreign(root, dataset)   # before the lock, which would leave its file in a folder that is not ours
     with folder_lock(root, "synthetic data folder") as root:
@@ -116,7 +140,7 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), DATASETS.index(dataset)]))
         extras = Extras()
         try:
-            counts = _WRITERS[dataset](root, rng, SIZES[size], image_size, extras)
+            counts = _WRITERS[dataset](root, rng, _scaled(SIZES[size], train_scale), image_size, extras)
         except OSError as e:   # PIL's image writes; the folder stays marked, so the next run redoes it
             raise ValstudyError(f"{root}: cannot write the synthetic data ({e.strerror or e}); "
                                 f"free space or fix permissions, then run the same command again") from None

@@ -55,14 +55,6 @@ def _dump(path: Path, obj, indent: int) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(obj, indent=indent) + "\n"))
 
 
-def _split_families(rng: np.random.Generator, n: int, fractions: list[float]) -> list[int]:
-    """Assign ``n`` families to splits in the given proportions (each split gets at least one when n allows)."""
-    counts = [max(1, int(round(f * n))) if n >= len(fractions) else 0 for f in fractions[1:]]
-    counts = [n - sum(counts)] + counts
-    labels = np.repeat(np.arange(len(fractions)), counts)
-    return [int(x) for x in labels[rng.permutation(n)]]
-
-
 def _pairs_in_family(rng: np.random.Generator, members: list[dict], per_member: float) -> list[tuple[int, int]]:
     """Ordered (reference, target) index pairs whose attributes differ in one or two attributes."""
     eligible = [(i, j) for i in range(len(members)) for j in range(len(members))
@@ -73,29 +65,33 @@ def _pairs_in_family(rng: np.random.Generator, members: list[dict], per_member: 
 
 # ------------------------------------------------------------------------------------------ Fashion200k
 def write_fashion200k(root: Path, rng: np.random.Generator, cfg: dict, image_size: int, extras: Extras) -> dict:
-    """``labels/<cat>_<split>_detect_all.txt``, ``women/...jpeg`` images and TIRG's ``test_queries.txt``."""
-    ids = iter(10_000_000 + int(x) for x in rng.choice(90_000_000, size=cfg["f200k_products"] * 2, replace=False))
+    """``labels/<cat>_<split>_detect_all.txt``, ``women/...jpeg`` images and TIRG's ``test_queries.txt``.
+
+    Each category gets training families totalling ``f200k_products[0] / 5`` products and test families totalling
+    ``f200k_products[1] / 5``, of sizes drawn from ``f200k_family[split]``.
+    """
+    n_products = sum(cfg["f200k_products"])
+    ids = iter(10_000_000 + int(x) for x in rng.choice(90_000_000, size=n_products * 2, replace=False))
     test_images: list[tuple[str, str]] = []  # (path, tirg caption), in label-file order
     counts = {"products": 0, "images": 0, "train_images": 0, "test_images": 0}
-    per_cat = cfg["f200k_products"] // len(F200K_FOLDERS)
     for cat, folder in F200K_FOLDERS.items():
-        families = [sample_family(rng, cat, n, p_copy=0.25, p_two=0.0) for n in family_sizes(rng, per_cat, 2, 5)]
-        split_of = _split_families(rng, len(families), [0.65, 0.35])
         lines = {"train": [], "test": []}
-        for members, s in zip(families, split_of):
-            split = ("train", "test")[s]
-            for attrs in members:
-                pid = next(ids)
-                sub = F200K_SUBCATEGORIES[cat][int(rng.integers(3))]
-                desc = describe(attrs)
-                for k in range(int(rng.integers(cfg["views"][0], cfg["views"][1] + 1))):
-                    rel = f"women/{folder}/{sub}/{pid}/{pid}_{k}.jpeg"
-                    _save_image(root, rel, rel, rng, attrs, image_size, extras)
-                    lines[split].append(f"{rel}\t{rng.uniform(0.5, 1.0):.6f}\t{desc}\n")
-                    if split == "test":
-                        test_images.append((rel, tirg_caption(desc)))
-                    counts[f"{split}_images"] += 1
-                counts["products"] += 1
+        for s, split in enumerate(("train", "test")):
+            low, high = cfg["f200k_family"][s]
+            per_cat = cfg["f200k_products"][s] // len(F200K_FOLDERS)
+            for n in family_sizes(rng, per_cat, low, high):
+                for attrs in sample_family(rng, cat, n, p_copy=0.25, p_two=0.0):
+                    pid = next(ids)
+                    sub = F200K_SUBCATEGORIES[cat][int(rng.integers(3))]
+                    desc = describe(attrs)
+                    for k in range(int(rng.integers(cfg["views"][0], cfg["views"][1] + 1))):
+                        rel = f"women/{folder}/{sub}/{pid}/{pid}_{k}.jpeg"
+                        _save_image(root, rel, rel, rng, attrs, image_size, extras)
+                        lines[split].append(f"{rel}\t{rng.uniform(0.5, 1.0):.6f}\t{desc}\n")
+                        if split == "test":
+                            test_images.append((rel, tirg_caption(desc)))
+                        counts[f"{split}_images"] += 1
+                    counts["products"] += 1
         for split, ls in lines.items():
             write_text(root / "labels" / f"{cat}_{split}_detect_all.txt", "".join(ls))
     counts["images"] = counts["train_images"] + counts["test_images"]
@@ -122,9 +118,16 @@ def write_fashion200k(root: Path, rng: np.random.Generator, cfg: dict, image_siz
 
 # ------------------------------------------------------------------------------------------ Shoes
 def write_shoes(root: Path, rng: np.random.Generator, cfg: dict, image_size: int, extras: Extras) -> dict:
-    """``attributedata/womens_<type>/<0|1>/*.jpg``, relative and tagged captions, train/eval name lists."""
-    families = [sample_family(rng, "shoe", n) for n in family_sizes(rng, cfg["shoes_images"], 3, 7)]
-    split_of = _split_families(rng, len(families), [0.68, 0.32])
+    """``attributedata/womens_<type>/<0|1>/*.jpg``, relative and tagged captions, train/eval name lists.
+
+    Training families total ``shoes_images[0]`` images and eval families ``shoes_images[1]``, of sizes drawn from
+    ``shoes_family[split]``.
+    """
+    families, split_of = [], []
+    for s in (0, 1):
+        for n in family_sizes(rng, cfg["shoes_images"][s], *cfg["shoes_family"][s]):
+            families.append(sample_family(rng, "shoe", n))
+            split_of.append(s)
     next_n: dict[str, int] = {}
     names: list[list[str]] = []
     lists: dict[str, list[str]] = {"train": [], "eval": []}
@@ -181,26 +184,30 @@ def _asins(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def write_fashioniq(root: Path, rng: np.random.Generator, cfg: dict, image_size: int, extras: Extras) -> dict:
-    """``captions/cap.<cat>.<split>.json``, ``image_splits/split.<cat>.<split>.json`` and ``images/<ASIN>.jpg``."""
-    n = cfg["fiq_images"]
+    """``captions/cap.<cat>.<split>.json``, ``image_splits/split.<cat>.<split>.json`` and ``images/<ASIN>.jpg``.
+
+    Per category, families total ``fiq_images[k]`` images for the train, val and test splits (``k`` = 0, 1, 2), of
+    sizes drawn from ``fiq_family[k]``.
+    """
+    n = sum(cfg["fiq_images"])
     asins = iter(_asins(rng, n * len(FIQ_CATEGORIES)))
     counts: dict[str, int] = {"images": 0}
     splits = ("train", "val", "test")
     for cat in FIQ_CATEGORIES:
-        families = [sample_family(rng, cat, m) for m in family_sizes(rng, n, 3, 7)]
-        split_of = _split_families(rng, len(families), [0.5, 0.33, 0.17])
         images = {s: [] for s in splits}
         pairs = {s: [] for s in splits}
-        for members, s in zip(families, split_of):
-            ids = []
-            for attrs in members:
-                asin = next(asins)
-                _save_image(root, f"images/{asin}.jpg", asin, rng, attrs, image_size, extras)
-                ids.append(asin)
-            images[splits[s]].extend(ids)
-            for i, j in _pairs_in_family(rng, members, 0.7):
-                changed = changed_attributes(members[i], members[j])
-                pairs[splits[s]].append((ids[i], ids[j], changed, caption_pair(rng, members[i], members[j], changed)))
+        for s, split in enumerate(splits):
+            for m in family_sizes(rng, cfg["fiq_images"][s], *cfg["fiq_family"][s]):
+                members = sample_family(rng, cat, m)
+                ids = []
+                for attrs in members:
+                    asin = next(asins)
+                    _save_image(root, f"images/{asin}.jpg", asin, rng, attrs, image_size, extras)
+                    ids.append(asin)
+                images[split].extend(ids)
+                for i, j in _pairs_in_family(rng, members, 0.7):
+                    changed = changed_attributes(members[i], members[j])
+                    pairs[split].append((ids[i], ids[j], changed, caption_pair(rng, members[i], members[j], changed)))
         for split in splits:
             entries = pairs[split]
             # A handful of empty captions, as in the real files (loaders must drop and count them).
