@@ -13,7 +13,7 @@ SCHEDULER ?=
 SAMPLE ?= 6
 comma  := ,
 
-.PHONY: help setup test study study-quick records data figures verify bench clean-build notebooks findings book test-browser
+.PHONY: help setup test study study-quick records data figures verify lab bench clean-build notebooks findings book test-browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ figures: $(STAMP) ## every figure, table, executed notebook and the README block
 
 verify: $(STAMP) ## retrain SAMPLE (6) recorded runs here and report how far each number moved
 	$(PY) -m valstudy study verify --sample $(SAMPLE) $(if $(JOBS),--jobs $(JOBS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+lab: $(STAMP) ## JupyterLab on the notebooks (they read the committed records and train nothing; PROFILE=smoke: tiny runs instead)
+	VALSTUDY_PROFILE=$(PROFILE) $(PY) -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 book: $(STAMP) ## render notebooks/executed/ (make study's executed notebooks) as a static site in build/book/
 	$(PY) -m valstudy.book --executed notebooks/executed --out build/book

@@ -12,6 +12,10 @@ from these pilots and from validation curves only.
   distinct test triplets: sqrt(p (1 - p) / n)).
 - ``ceiling``: VAL, TIRG and concatenation on Fashion200k and FashionIQ, the first seed only: whether any method's
   test R@10 comes near the ceiling (the decisive study asks for at most 90 on every dataset and category).
+- ``budget``: VAL, TIRG and the two ablations that learned slowest before (w/o JA, L_vv + L_vs) on every dataset,
+  the first seed, at the chosen training scale (``--budget-scale``) and ``--budget-steps`` L_vv steps with an
+  evaluation every 1/16 of them: where each validation curve flattens at a constant learning rate chooses the
+  study's step budgets.
 
 Runs are reused when their ``results.json`` exists, so an interrupted pilot resumes. The record (``--out``) holds every
 run's numbers and the summaries; it holds no absolute path.
@@ -49,14 +53,15 @@ def _data(root: Path, dataset: str, train_scale: int) -> Path:
 
 
 def _train(job: tuple) -> tuple:
-    dataset, data, run_dir, method, seed = job
+    dataset, data, run_dir, method, seed, *extra = job
     if not (run_dir / "results.json").is_file():
         steps = get_config(f"{dataset}_synth").steps
+        sets = [f"eval_every={steps // EVALUATIONS}"] if not extra else list(extra[0])
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         t0 = time.time()
         proc = subprocess.run([sys.executable, "-m", "valstudy", "train", "--config", f"{dataset}_synth", "--quiet",
                                "--run-dir", str(run_dir), "--set", f"data.root={data}", f"model.method={method}",
-                               f"seed={seed}", f"eval_every={steps // EVALUATIONS}"],
+                               f"seed={seed}", *sets],
                               env=env, capture_output=True, text=True)
         if proc.returncode:
             raise RuntimeError(f"{run_dir}: {proc.stderr.strip().splitlines()[-1:]}")
@@ -103,7 +108,10 @@ def training_size_summary(rows: list[dict]) -> list[dict]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--what", nargs="*", default=["training-size", "ceiling"], choices=("training-size", "ceiling"))
+    p.add_argument("--what", nargs="*", default=["training-size", "ceiling"],
+                   choices=("training-size", "ceiling", "budget"))
+    p.add_argument("--budget-scale", type=int, default=1, help="training scale of the budget pilot")
+    p.add_argument("--budget-steps", type=int, default=2400, help="L_vv steps of the budget pilot")
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     p.add_argument("--scales", type=int, nargs="*", default=[1, 2], help="training scales of the training-size pilot")
     p.add_argument("--jobs", type=int, default=2)
@@ -127,6 +135,22 @@ def main() -> int:
                     jobs.append(("shoes", data, root / "runs" / f"shoes-train{scale}" / method / f"seed{seed}", method,
                                  seed))
                     labels.append({"pilot": "training-size", "train_scale": scale, "method": method, "seed": seed})
+    if "budget" in a.what:
+        from valstudy.config import ABLATIONS, lvs_overrides
+
+        for ds in ("fashioniq", "shoes", "fashion200k"):
+            data = _data(root, ds, a.budget_scale)
+            for variant in ("val", "tirg", "no_ja", "lvs"):
+                over = {"steps": a.budget_steps, "eval_every": a.budget_steps // 16}
+                if variant in ABLATIONS:
+                    side = str(_data(root, "fashion200k", a.budget_scale))
+                    over.update(ABLATIONS[variant] or lvs_overrides(ds, a.budget_steps, side, paper=False))
+                sets = [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in over.items()]
+                method = "tirg" if variant == "tirg" else "val"
+                jobs.append((ds, data, root / "runs" / f"{ds}-train{a.budget_scale}-budget{a.budget_steps}" / variant /
+                             f"seed{a.seeds[0]}", method, a.seeds[0], sets))
+                labels.append({"pilot": "budget", "train_scale": a.budget_scale, "method": variant,
+                               "seed": a.seeds[0]})
     with ThreadPoolExecutor(a.jobs) as pool:
         done = list(pool.map(_train, jobs))
     rows = [_row(job[0], job[2], **lab) for job, lab in zip(done, labels)]

@@ -125,14 +125,20 @@ study.save(plotting.recall_bars(table[[f"{k} {s}" for k in ks for s in ("mean", 
 # %% [markdown]
 # ## 4. Paired differences against full VAL
 #
-# As in the results chapter: per seed, VAL's R@K minus the ablation's, and the 95% t-interval of the mean difference
-# over the seeds both were trained with ($t_{0.975,2} = 4.303$ for three). A positive difference means the removed
-# part helps. With a single seed there is no interval, and no claim. `ablations_<dataset>_paired.csv` holds every R@K.
+# As in the results chapter: per seed, VAL's R@K minus the ablation's (the column `mean` is **VAL minus the
+# ablation**, in points), over the seeds both were trained with, and one of three outcomes: a difference (95%
+# interval excludes zero), an equivalence within $\pm 3$ points (90% interval inside), or inconclusive with the seeds
+# a power analysis says would decide it. A positive difference means the removed part helps. Holm's correction runs
+# over the dataset's whole family (the baselines of the results chapter and these ablations); an ablation trained for
+# more steps than VAL's budget is compared with VAL trained as long (`reference`). `ablations_<dataset>_paired.csv`
+# holds every R@K.
 
 # %%
-paired = analysis.paired_differences(seeds)
+family = analysis.per_seed(study.family(), protocol)
+paired = analysis.paired_verdicts(family, references=study.references())
+paired = paired[paired["variant"].isin(set(seeds.index.get_level_values("variant")))].reset_index(drop=True)
 paired.to_csv(study.figures_dir / f"ablations_{DATASET}_paired.csv", index=False)
-paired.round(2)
+analysis.verdict_table(paired)
 
 # %% [markdown]
 # ### Finding
@@ -141,7 +147,7 @@ paired.round(2)
 
 # %%
 for row in paired[paired["metric"] == "R@10"].to_dict("records"):
-    print("-", analysis.comparison_sentence(row, DATASET))
+    print("-", analysis.verdict_sentence(row, DATASET))
 
 # %% [markdown]
 # ## Record

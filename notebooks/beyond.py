@@ -113,9 +113,9 @@ if world:
 # direction only where the 95% interval of the paired difference excludes zero). Written from the numbers above:
 
 # %%
-sim_paired = analysis.paired_differences(sim_seeds) if world else pd.DataFrame(columns=["metric"])
+sim_paired = analysis.paired_verdicts(sim_seeds) if world else pd.DataFrame(columns=["metric"])
 for row in sim_paired[sim_paired["metric"] == f"T={TURNS}"].to_dict("records"):
-    print("-", analysis.comparison_sentence({**row, "metric": f"success within {TURNS} turns"}, DATASET))
+    print("-", analysis.verdict_sentence({**row, "metric": f"success within {TURNS} turns"}, DATASET))
 
 # %%
 _ = study.record({

@@ -80,22 +80,29 @@ for protocol in protocols:
 # %% [markdown]
 # ## 3. Paired differences: what the study can claim
 #
-# Each baseline was trained with the same random seeds as VAL (same initialisation stream, same batches), so the
-# comparison is paired: for seed $s$, $d_s = \mathrm{R@}K(\mathrm{VAL}, s) - \mathrm{R@}K(\mathrm{baseline}, s)$.
-# Over $n$ seeds the 95% interval of the mean difference is
+# Each baseline was trained with the same random seeds as VAL (the same batches in the same order, the same
+# augmentation, the same initial backbone and text encoder), so the comparison is paired: for seed $s$,
+# $d_s = \mathrm{R@}K(\mathrm{VAL}, s) - \mathrm{R@}K(\mathrm{baseline}, s)$; the column `mean` of the table is the
+# mean of $d_s$, **VAL minus the other**, in points. Over $n$ seeds, with $\bar d$ the mean and $s_d$ the standard
+# deviation of the $d_s$, each comparison ends in one of three outcomes (`valstudy/analysis/verdicts.py`):
 #
-# $$\bar d \pm t_{0.975,\,n-1}\,\frac{s_d}{\sqrt{n}}, \qquad t_{0.975,2} = 4.303 \text{ for three seeds.}$$
+# - **difference**: the 95% interval $\bar d \pm t_{0.975,\,n-1}\, s_d/\sqrt{n}$ excludes zero;
+# - **equivalence** within $\pm\Delta$, $\Delta = 3$ points: the 90% interval $\bar d \pm t_{0.95,\,n-1}\, s_d/\sqrt{n}$
+#   lies inside $(-\Delta, \Delta)$ (two one-sided tests);
+# - **inconclusive** otherwise, with the number of seeds a power analysis from the observed $s_d$ says would decide
+#   it (80% power against a 3-point difference).
 #
-# A sentence below claims a direction only when that interval excludes zero; otherwise it says the study detects
-# no difference (which is not evidence that there is none: three seeds detect only large effects). Under the
-# dataset's first protocol, categories averaged; `results_<dataset>_paired.csv` holds every R@K.
+# The family of a dataset's comparisons (the baselines here, the ablations in the next chapter) shares Holm's
+# correction, and each sentence says whether its claim survives it. Under the dataset's first protocol, categories
+# averaged; `results_<dataset>_paired.csv` holds every R@K.
 
 # %%
 protocol = protocols[0]
-seeds = analysis.per_seed(methods, protocol)
-paired = analysis.paired_differences(seeds)
+family = analysis.per_seed(study.family(), protocol)  # every run of the dataset: Holm's family is all comparisons
+paired = analysis.paired_verdicts(family, references=study.references())
+paired = paired[paired["variant"].isin(set(methods["method"]))].reset_index(drop=True)
 paired.to_csv(study.figures_dir / f"results_{DATASET}_paired.csv", index=False)
-paired.round(2)
+analysis.verdict_table(paired)
 
 # %% [markdown]
 # ### Finding
@@ -104,7 +111,7 @@ paired.round(2)
 
 # %%
 for row in paired[paired["metric"] == "R@10"].to_dict("records"):
-    print("-", analysis.comparison_sentence(row, DATASET))
+    print("-", analysis.verdict_sentence(row, DATASET))
 
 # %% [markdown]
 # ## 4. R@K beside valid@K: targets the annotation does not name
@@ -140,7 +147,8 @@ else:
 # ### Finding
 #
 # The gap and the order of the methods under each protocol, then VAL against each baseline in valid@10 under the
-# protocol of section 3, paired by seed as there (a direction only where the 95% interval excludes zero). Written
+# protocol of section 3, paired by seed as there, with the same three outcomes (Holm's family: these valid@10
+# comparisons). Written
 # from the numbers above, not typed in:
 
 # %%
@@ -149,10 +157,10 @@ if not valid.empty:
         print("-", analysis.valid_gap_sentence(valid, p, 10, DATASET))
     valid_seeds = analysis.per_seed(methods, protocol, metrics=("valid@",)).dropna(how="all")
     if "val" in valid_seeds.index.get_level_values("variant"):  # VAL's runs have valid@K under this protocol
-        valid_paired = analysis.paired_differences(valid_seeds).to_dict("records")
+        valid_paired = analysis.paired_verdicts(valid_seeds).to_dict("records")
     for row in valid_paired:
         if row["metric"] == "valid@10":
-            print("-", analysis.comparison_sentence(row, DATASET))
+            print("-", analysis.verdict_sentence(row, DATASET))
 
 # %% [markdown]
 # ## 5. The paper's numbers (real data, cited)

@@ -259,3 +259,19 @@ def test_kernels_started_at_once_get_their_own_sockets_or_tcp_where_a_path_is_to
     assert a.transport == b.transport == "ipc" and a.ip != b.ip and a.ip.startswith("/tmp/jr/kernel-")
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/" + "d" * 80)
     assert _ipc_kernel_manager()(kernel_name="python3").transport == "tcp"
+
+
+def test_a_slow_ablation_is_compared_with_val_trained_as_long(tmp_path, monkeypatch):
+    import valstudy.config.study as config_study
+    from valstudy.study.plan import reference_variants
+
+    monkeypatch.setitem(config_study.SLOW_ABLATIONS, "lvs", {"fashioniq": 2})
+    specs = plan("fashioniq", SYNTH, tmp_path)
+    steps = {s.name: s.config.steps for s in specs}
+    budget = get_config("fashioniq_synth").steps
+    lvs_seeds = SYNTH.seeds_of("fashioniq", "lvs")
+    assert {n for n in steps if "/val_x2/" in n} == {f"fashioniq/val_x2/seed{s}" for s in lvs_seeds}
+    assert all(steps[f"fashioniq/val_x2/seed{s}"] == steps[f"fashioniq/ablation_lvs/seed{s}"] == 2 * budget
+               for s in lvs_seeds)
+    assert steps["fashioniq/val/seed0"] == budget and reference_variants(specs) == {"lvs": "val_x2"}
+    assert not any("/val_x" in s.name for s in plan("shoes", SYNTH, tmp_path))  # no slow ablation there

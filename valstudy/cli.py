@@ -155,7 +155,7 @@ def _measure(args) -> int:
 
 
 def _findings(args) -> int:
-    from .analysis.stats import run
+    from .analysis.findings import run
 
     return run(args)
 
@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     # stats' own options, declared here so that parsing imports nothing heavy (valstudy.analysis loads torch)
     fi = sub.add_parser("findings", help="rewrite the README's generated block from figures/*.json (make findings)")
     fi.add_argument("--readme", default="README.md", help="the file holding the findings block")
-    fi.add_argument("--figures", default="figures", help="the folder of the recorded results_*/ablations_* JSON")
+    fi.add_argument("--figures", default="figures", help="the folder of the notebooks' recorded numbers (*.json)")
+    fi.add_argument("--records", default="records/synthetic", help="the study's records (the CPU seconds of runs)")
     fi.add_argument("--check", action="store_true", help="exit 1 when the block differs from what it would write")
     fi.set_defaults(func=_findings)
 

@@ -16,8 +16,9 @@ from .attention import (attention_maps, unique_queries, pick_attention_examples,
     ChangedRegions, region_mass, image_dependence, region_summary, attention_along_training)
 from .costs import flops_summary, flops_bars_data, time_retrieval, retrieval_timings, loglog_fit
 from .stats import (t_quantile, per_seed, seed_summary, ablation_runs, ablation_table, paired_differences,
-    mean_std_text, comparison_sentence, findings, mean_interval, region_excess, region_sentence)
+    mean_std_text, mean_interval, region_excess, region_sentence)
 from .measures import SIMULATION
+from .verdicts import MARGIN, paired_verdicts, verdict_sentence, verdict_table
 from .convergence import PLATEAU_POINTS, convergence_table, mean_curves, validation_curve
 from .beyond import (metric_table, vagueness_table, recall_valid_table, valid_gap_sentence,
     simulation_per_seed, simulation_table, method_records)
@@ -30,8 +31,8 @@ __all__ = [
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "image_dependence",
     "region_summary", "attention_along_training", "flops_summary",
     "flops_bars_data", "time_retrieval", "retrieval_timings", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
-    "paired_differences", "mean_std_text", "comparison_sentence", "findings", "mean_interval", "region_excess",
-    "region_sentence", "SIMULATION", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",
+    "paired_differences", "mean_std_text", "mean_interval", "region_excess",
+    "region_sentence", "SIMULATION", "MARGIN", "paired_verdicts", "verdict_sentence", "verdict_table", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",
     "metric_table", "vagueness_table", "recall_valid_table", "valid_gap_sentence",
     "simulation_per_seed", "simulation_table", "method_records",
 ]

@@ -42,7 +42,8 @@ PAPER_RESULTS = {
 }
 VARIANT_LABELS = {"val": "VAL", "tirg": "TIRG", "concat": "concat", "image_only": "image only",
                   "text_only": "text only", "no_sa": "w/o SA", "no_ja": "w/o JA", "low": "low level only",
-                  "mid": "mid level only", "high": "high level only", "lvs": "L_vv + L_vs", "softmax": "softmax loss"}
+                  "mid": "mid level only", "high": "high level only", "lvs": "L_vv + L_vs", "softmax": "softmax loss",
+                  "val_x2": "VAL, twice the steps", "val_x3": "VAL, three times the steps"}
 ABLATION_GROUPS = {"no_sa": "streams", "no_ja": "streams", "low": "levels", "mid": "levels", "high": "levels",
                    "lvs": "side information", "softmax": "loss"}
 # Function words and the punctuation tokens of valstudy.text (dotmark, ...), left out of the top-word counts.

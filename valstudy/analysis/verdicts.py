@@ -178,3 +178,19 @@ def verdict_sentence(row: dict, dataset: str = "", other: str | None = None, ref
             f"difference {mean:+.1f}, {ci95}, {ci90} over {n} paired seeds); deciding would need {need_text} seeds "
             f"(80% power against a {margin:g}-point difference at the observed paired standard deviation of "
             f"{row['std']:.1f}).")
+
+
+def verdict_table(paired: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """:func:`paired_verdicts` as a student reads it: one row per comparison, columns named for what they are."""
+    from .common import VARIANT_LABELS
+
+    rows = paired if metric is None else paired[paired["metric"] == metric]
+    out = pd.DataFrame({
+        "against": [VARIANT_LABELS.get(v, v) for v in rows["variant"]], "metric": rows["metric"],
+        "seeds": rows["n"], "VAL − other (points)": rows["mean"].round(1),
+        "95% interval": [f"{a:+.1f} to {b:+.1f}" if a == a else "-" for a, b in zip(rows["low"], rows["high"])],
+        f"90% interval (equivalence: inside ±{MARGIN:g})": [f"{a:+.1f} to {b:+.1f}" if a == a else "-"
+                                                            for a, b in zip(rows["low90"], rows["high90"])],
+        "outcome": rows["outcome"], "survives Holm": rows["survives_holm"],
+        "seeds needed": [int(n) if n == n else "" for n in rows["seeds_needed"]]})
+    return out.reset_index(drop=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..config import DATASETS, Profile
 from ..errors import ValstudyError
 from ..io import atomic_write, read_json
-from .plan import REPO, RunSpec, StudyPaths, get_profile, plan, profile_paths
+from .plan import REPO, RunSpec, StudyPaths, get_profile, plan, profile_paths, reference_variants
 from .records import model_config, model_path, record_path
 from .runner import describe_pending, ensure_data, to_do
 
@@ -32,8 +32,8 @@ def _reads(notebook: str, spec: RunSpec, profile: Profile) -> bool:
     first_val = experiment == "methods" and variant == "val" and spec.config.seed == min(
         profile.seeds_of(spec.dataset, "val"))
     return {"datasets": False, "costs": False, "training": True,
-            "results": experiment == "methods", "beyond": experiment == "methods",
-            "ablations": experiment == "ablations" or (experiment == "methods" and variant == "val"),
+            "results": True, "ablations": True,  # every comparison of the dataset: Holm's family
+            "beyond": experiment == "methods",
             "attention": experiment == "methods" and variant == "val",
             "qualitative": first_val, "search": first_val}[notebook]
 
@@ -75,6 +75,18 @@ class Study:
         """One row per (run, protocol, category) with the run's labels and every recall (``valstudy.results``)."""
         from ..results import results_table
         return results_table(self.records())
+
+    def family(self):
+        """:meth:`results` of every run of the dataset's plan: the family of comparisons Holm's correction spans."""
+        from ..results import results_table
+        everything = Study(self.notebook, self.dataset, self.profile, self.paths,
+                           plan(self.dataset, self.profile, self.paths.data))
+        return results_table(everything.records())
+
+    def references(self) -> dict[str, str]:
+        """Variant -> the VAL variant it is compared with, where that is not VAL at the dataset's budget (an ablation
+        trained longer is paired with VAL trained as long)."""
+        return reference_variants(plan(self.dataset, self.profile, self.paths.data))
 
     def model(self, name: str | None = None, device: str = "cpu"):
         """(model, dataset, vocabulary, configuration) of committed weights, by default VAL's first seed."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import (ABLATIONS, DATASETS, PROFILES, Profile, TrainConfig, config_differences, config_hash,
-                      get_config, lvs_overrides, resolve_profile, slow_factor)
+                      get_config, long_vals, lvs_overrides, resolve_profile, slow_factor)
 from ..errors import ValstudyError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,7 +103,7 @@ def run_config(dataset: str, profile: Profile, root: str | Path, method: str = "
         over["eval_every"] = max(budget // profile.evaluations, 1)
     if method == "val" and ablation is None and profile.snapshots:  # attention along training (VAL only)
         over["keep_checkpoints"] = tuple(sorted({max(int(round(f * budget)), 1) for f in profile.snapshots}))
-    if ablation is not None:
+    if ablation is not None and not ablation.startswith("val_x"):
         if ablation not in ABLATIONS:
             raise ValstudyError(f"unknown ablation {ablation!r}; choose from {', '.join(ABLATIONS)}")
         over.update(ABLATIONS[ablation] or lvs_overrides(dataset, steps, str(data_root("fashion200k", profile, root)),
@@ -119,6 +119,12 @@ def plan(dataset: str, profile: Profile, root: str | Path) -> list[RunSpec]:
     specs = [RunSpec(f"{dataset}/{method}/seed{seed}", run_config(dataset, profile, root, method, seed),
                      {"experiment": "methods", "variant": method})
              for method in profile.methods for seed in profile.seeds_of(dataset, method)]
+    longer = long_vals(dataset, profile.ablations) if profile.steps is None and profile.config_kind == "synth" else ()
+    for name in longer:  # VAL trained as long as a slow ablation, with that ablation's seeds
+        k = slow_factor(name, dataset)
+        seeds = sorted({s for a in profile.ablations if slow_factor(a, dataset) == k for s in profile.seeds_of(dataset, a)})
+        specs += [RunSpec(f"{dataset}/{name}/seed{seed}", run_config(dataset, profile, root, "val", seed, name),
+                          {"experiment": "ablations", "variant": name}) for seed in seeds]
     specs += [RunSpec(f"{dataset}/ablation_{name}/seed{seed}", run_config(dataset, profile, root, "val", seed, name),
                       {"experiment": "ablations", "variant": name})
               for name in profile.ablations for seed in profile.seeds_of(dataset, name)]
@@ -138,3 +144,13 @@ def run_folder(runs_root: str | Path, spec: RunSpec) -> Path:
         raise ValstudyError(f"{alt}: holds a run of another configuration (differs in {', '.join(diff)}); move it "
                             f"away to train this plan's run there")
     return alt
+
+
+def reference_variants(specs: list[RunSpec]) -> dict[str, str]:
+    """Variant -> the VAL variant trained for the same L_vv steps, for every variant whose steps differ from VAL's
+    method runs (the comparisons at equal budgets); empty when every variant trains VAL's steps."""
+    steps = {s.labels["variant"]: s.config.steps for s in specs}
+    vals = {s.config.steps: s.labels["variant"] for s in specs if s.config.model.method == "val"
+            and s.labels["variant"] in ("val",) + tuple(v for v in steps if v.startswith("val_"))}
+    return {v: vals[n] for v, n in steps.items() if v in steps and n != steps.get("val") and n in vals
+            and v != vals[n]}
