@@ -8,6 +8,8 @@ import math
 import pandas as pd
 import pytest
 
+from valstudy.errors import ValstudyError
+
 from valstudy.analysis import beyond, stats
 
 
@@ -69,31 +71,19 @@ def test_valid_gap_sentence_reports_the_range_and_whether_the_order_changes():
     assert "not their order by R@10 (VAL, TIRG)" in beyond.valid_gap_sentence(flipped, "val", 10)
 
 
-def write_simulation(run_dir, seed, success, turns=3, k=1, user_seed=0):
-    run_dir.mkdir(parents=True)
-    (run_dir / "simulation.json").write_text(json.dumps(
-        {"seed": seed, "success": success, "turns": turns, "k": k, "user_seed": user_seed}))
+def _record(method, seed, success=None, experiment="methods"):
+    """A run's record with the simulated user measured on it (``measures.simulation``)."""
+    measures = {"simulation": {"seed": 0, "success": success}} if success is not None else {}
+    return {"name": f"shoes/{method}/seed{seed}", "labels": {"experiment": experiment, "variant": method},
+            "results": {"method": "val" if experiment == "ablations" else method, "seed": seed}, "measures": measures}
 
 
-def test_simulation_over_seeds_reuses_matching_records_and_simulates_the_others(tmp_path, monkeypatch):
+def test_simulation_over_seeds_from_the_records():
     curves = {("val", 0): [10, 20, 30], ("val", 1): [20, 30, 50], ("tirg", 0): [5, 5, 10], ("tirg", 1): [5, 15, 20]}
-    for (m, s), c in curves.items():
-        write_simulation(tmp_path / m / f"seed{s}", s, c)
-    (tmp_path / "tirg" / "seed1" / "simulation.json").write_text(json.dumps(  # other settings: simulated again
-        {"seed": 1, "success": [0, 0, 0, 0, 0], "turns": 5, "k": 1, "user_seed": 0}))
-    called = []
-
-    def fake_simulate_run(run_dir, turns, k, seed):
-        called.append(run_dir)
-        return {"seed": 1, "success": curves[("tirg", 1)], "turns": turns, "k": k, "user_seed": seed}
-
-    monkeypatch.setattr("valstudy.simulate.simulate_run", fake_simulate_run)
-    runs = pd.DataFrame([{"run_dir": str(tmp_path / m / f"seed{s}"), "method": m, "seed": s} for m, s in curves])
-    seeds = beyond.simulation_per_seed(runs, turns=3)
-    assert called == [str(tmp_path / "tirg" / "seed1")]
+    seeds = beyond.simulation_per_seed([_record(m, s, c) for (m, s), c in curves.items()])
     assert list(seeds.columns) == ["T=1", "T=2", "T=3"] and seeds.loc[("val", 1), "T=3"] == 50
 
-    table = beyond.simulation_table(None, per_seed=seeds)
+    table = beyond.simulation_table(seeds)
     assert table.loc[("val", 3), "mean"] == 40 and table.loc[("val", 3), "std"] == pytest.approx(math.sqrt(200))
     assert table.loc[("tirg", 2), "mean"] == 10 and (table["seeds"] == 2).all()
     assert list(table.loc["val"].index) == [1, 2, 3]
@@ -101,14 +91,11 @@ def test_simulation_over_seeds_reuses_matching_records_and_simulates_the_others(
     assert summary.loc["val", "T=1 mean"] == 15 and summary.loc["tirg", "seeds"] == 2
     p = stats.paired_differences(seeds).set_index("metric").loc["T=3"]  # VAL minus TIRG: 20 and 30
     assert p["n"] == 2 and p["mean"] == 25
+    with pytest.raises(ValstudyError, match="record of shoes/tirg/seed2: no simulated user measured"):
+        beyond.simulation_per_seed([_record("tirg", 2)])
 
 
-def test_method_runs_keeps_method_runs_in_the_papers_order():
-    table = pd.DataFrame([
-        {"run_dir": "r/tirg/seed1", "method": "tirg", "seed": 1, "experiment": "methods"},
-        {"run_dir": "r/val/seed1", "method": "val", "seed": 1, "experiment": "methods"},
-        {"run_dir": "r/val/seed0", "method": "val", "seed": 0, "experiment": "methods"},
-        {"run_dir": "r/val/seed0", "method": "val", "seed": 0, "experiment": "methods"},  # another category
-        {"run_dir": "r/no_sa/seed0", "method": "val", "seed": 0, "experiment": "ablations"}])
-    runs = beyond.method_runs(table)
-    assert list(runs["run_dir"]) == ["r/val/seed0", "r/val/seed1", "r/tirg/seed1"]
+def test_method_records_keep_method_runs_in_the_papers_order():
+    records = [_record("tirg", 1), _record("val", 1), _record("val", 0), _record("no_sa", 0, experiment="ablations")]
+    assert [r["name"] for r in beyond.method_records(records)] == ["shoes/val/seed0", "shoes/val/seed1",
+                                                                  "shoes/tirg/seed1"]

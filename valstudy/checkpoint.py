@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import platform
 import subprocess
 import sys
@@ -61,3 +62,16 @@ def environment() -> dict[str, str]:
         "cuda": torch.version.cuda or "none",
         "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
     }
+
+
+def machine() -> dict:
+    """The machine a run trained on, in words a record may hold (no host name, no path)."""
+    cpu = platform.processor() or ""
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.system(), "machine": platform.machine(),
+            "gpu": gpu}

@@ -100,7 +100,7 @@ def simulation_per_seed(records: Sequence[dict]) -> pd.DataFrame:
         sim = rec.get("measures", {}).get("simulation")
         if sim is None:
             raise ValstudyError(f"record of {rec['name']}: no simulated user measured; run `make study` to measure it")
-        rows.append({"variant": rec["results"]["method"], "seed": sim["seed"],
+        rows.append({"variant": rec["results"]["method"], "seed": rec["results"]["seed"],
                      **{f"T={t + 1}": v for t, v in enumerate(sim["success"])}})
     return pd.DataFrame(rows).groupby(["variant", "seed"], sort=False).mean()
 

@@ -66,7 +66,7 @@ def retrieval_timings(records: str | Path, queries: int, dim: int, max_gallery: 
     """Retrieval timings (:func:`time_retrieval`, one thread, on CPU and on the GPU when there is one) from the
     record ``<records>/costs_retrieval.json``; measured here and recorded when ``retime``, when there is no record,
     or when the record timed other settings. ``attrs["machine"]`` names the machine that timed them."""
-    from ..study.records import machine
+    from ..checkpoint import machine
 
     path = Path(records) / "costs_retrieval.json"
     settings = {"queries": queries, "dim": dim, "max_gallery": max_gallery}

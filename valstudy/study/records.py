@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from pathlib import Path
 
+from ..checkpoint import machine  # noqa: F401  (re-exported: the study's records name it)
 from ..config import config_from_dict, config_to_dict, saved_differences
 from ..errors import ValstudyError
 from ..io import read_json, write_json
@@ -83,21 +83,6 @@ def record_state(spec: RunSpec, records_root: str | Path, data_root: str | Path,
     have = {"evaluation_version": rec.get("results", {}).get("evaluation_version"),
             "measures_version": rec.get("measures", {}).get("measures_version")}
     return "recorded" if all(have.get(k) == v for k, v in versions.items() if v is not None) else "stale"
-
-
-def machine() -> dict:
-    """The machine a run trained on, in words a record may hold (no host name, no path)."""
-    cpu = platform.processor() or ""
-    try:
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.system(), "machine": platform.machine(),
-            "gpu": gpu}
 
 
 def _metrics(run_dir: Path) -> dict:

@@ -18,36 +18,9 @@ from pathlib import Path
 from ..config import Profile
 from ..errors import ValstudyError
 from ..io import read_json
-from .plan import RunSpec, StudyPaths, data_root
+from .plan import RunSpec, StudyPaths
 from .records import machine, record_path, record_state
-from .tasks import _evaluation_version, _measures_version, data_task, measures_for, run_task
-
-
-def ensure_data(dataset: str, profile: Profile, root: str | Path, check_images: bool = False) -> Path:
-    """Generate a synthetic dataset unless it is there already with the profile's world (size, seed, training
-    scale); real data is checked (``data check``, its report printed; ``check_images`` decodes every image)."""
-    target = data_root(dataset, profile, root)
-    if profile.real_data:
-        from ..data.check import check_dataset, format_report
-        print(format_report(check_dataset(dataset, target, images=check_images)), flush=True)
-        return target
-    from ..data.synth import synthesize
-    from ..locks import FolderBusyError, wait_for
-
-    world = target / "extras" / "world.json"
-    want = {"size": profile.data_size, "seed": profile.data_seed, "train_scale": profile.train_scale}
-    for _ in range(2):  # a second time after waiting for another process that was writing this very folder
-        if world.is_file() and not (target / ".synth-in-progress.json").exists():
-            w = read_json(world)
-            if {**w, "train_scale": w.get("train_scale", 1)}.items() >= want.items():
-                return target
-        try:
-            synthesize(dataset, target, size=profile.data_size, seed=profile.data_seed,
-                       train_scale=profile.train_scale)
-            return target
-        except FolderBusyError:
-            wait_for(target)
-    raise ValstudyError(f"{target}: another process keeps writing this synthetic data folder; try again later")
+from .tasks import _evaluation_version, _measures_version, data_task, ensure_data, measures_for, run_task
 
 
 def versions(spec: RunSpec | None = None) -> dict:

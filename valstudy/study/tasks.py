@@ -23,7 +23,7 @@ from pathlib import Path
 from ..config import Profile, config_to_dict
 from ..errors import ValstudyError
 from ..io import append_line, read_json, write_json
-from .plan import RunSpec, StudyPaths, run_folder
+from .plan import RunSpec, StudyPaths, data_root, run_folder
 from .records import build_record, export_model, record_path, write_record
 
 WORKER_ENV = "VALSTUDY_WORKER"  # the worker's name, handed to the run's child processes
@@ -80,10 +80,35 @@ def check_visible(paths: StudyPaths) -> None:
                                 f"every worker needs the study's folders on a shared filesystem")
 
 
+def ensure_data(dataset: str, profile: Profile, root: str | Path, check_images: bool = False) -> Path:
+    """Generate a synthetic dataset unless it is there already with the profile's world (size, seed, training
+    scale); real data is checked (``data check``, its report printed; ``check_images`` decodes every image)."""
+    target = data_root(dataset, profile, root)
+    if profile.real_data:
+        from ..data.check import check_dataset, format_report
+        print(format_report(check_dataset(dataset, target, images=check_images)), flush=True)
+        return target
+    from ..data.synth import synthesize
+    from ..locks import FolderBusyError, wait_for
+
+    world = target / "extras" / "world.json"
+    want = {"size": profile.data_size, "seed": profile.data_seed, "train_scale": profile.train_scale}
+    for _ in range(2):  # a second time after waiting for another process that was writing this very folder
+        if world.is_file() and not (target / ".synth-in-progress.json").exists():
+            w = read_json(world)
+            if {**w, "train_scale": w.get("train_scale", 1)}.items() >= want.items():
+                return target
+        try:
+            synthesize(dataset, target, size=profile.data_size, seed=profile.data_seed,
+                       train_scale=profile.train_scale)
+            return target
+        except FolderBusyError:
+            wait_for(target)
+    raise ValstudyError(f"{target}: another process keeps writing this synthetic data folder; try again later")
+
+
 def data_task(dataset: str, profile: Profile, data: str, check_images: bool = False) -> str:
     """Generate (synthetic) or check (real) one dataset; returns its folder."""
-    from .runner import ensure_data
-
     return str(ensure_data(dataset, profile, data, check_images=check_images))
 
 

@@ -37,12 +37,12 @@ SYNTH_VERSION = 2
 # data. ``train_scale`` in :func:`synthesize` multiplies the training counts.
 _FAMILIES = {"f200k_family": ((2, 5), (2, 5)), "shoes_family": ((3, 7), (3, 7)), "fiq_family": ((3, 7),) * 3}
 SIZES = {
-    "tiny": {"f200k_products": (26, 14), "views": (2, 3), "shoes_images": (68, 32), "fiq_images": (23, 15, 7),
+    "tiny": {"f200k_products": (26, 14), "views": (2, 3), "shoes_images": (84, 36), "fiq_images": (23, 15, 7),
              **_FAMILIES},
     "small": {"f200k_products": (195, 525), "views": (2, 3), "shoes_images": (816, 1600),
-              "fiq_images": (300, 800, 100), **_FAMILIES},
+              "fiq_images": (300, 850, 100), **_FAMILIES},
     "medium": {"f200k_products": (780, 525), "views": (2, 3), "shoes_images": (3264, 1500),
-               "fiq_images": (1200, 800, 100), **_FAMILIES},
+               "fiq_images": (1200, 850, 100), **_FAMILIES},
 }
 _WRITERS = {"fashion200k": write_fashion200k, "shoes": write_shoes, "fashioniq": write_fashioniq}
 # Every path a writer may create directly under the root (cleared before regenerating into the same root).
@@ -107,7 +107,7 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
     root : directory to write; must be empty, absent, or an earlier synthetic copy of the same dataset (replaced).
     size : {"tiny", "small", "medium"}
         The counts of each split (``SIZES``). ``small``, the study's: Fashion200k 195 training and 525 test products
-        of 2-3 views, Shoes 816 training and 1,600 eval images, FashionIQ 300 / 800 / 100 train / val / test images
+        of 2-3 views, Shoes 816 training and 1,600 eval images, FashionIQ 300 / 850 / 100 train / val / test images
         per category; ``medium``: four times small's training data.
     seed : the same seed gives byte-identical files.
     image_size : side of the square images and part masks, in pixels.
