@@ -112,6 +112,8 @@ def main() -> int:
                    choices=("training-size", "ceiling", "budget"))
     p.add_argument("--budget-scale", type=int, default=1, help="training scale of the budget pilot")
     p.add_argument("--budget-steps", type=int, default=2400, help="L_vv steps of the budget pilot")
+    p.add_argument("--budget-datasets", nargs="*", default=["fashioniq", "shoes", "fashion200k"])
+    p.add_argument("--budget-variants", nargs="*", default=["val", "tirg", "no_ja", "lvs"])
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     p.add_argument("--scales", type=int, nargs="*", default=[1, 2], help="training scales of the training-size pilot")
     p.add_argument("--jobs", type=int, default=2)
@@ -138,9 +140,9 @@ def main() -> int:
     if "budget" in a.what:
         from valstudy.config import ABLATIONS, lvs_overrides
 
-        for ds in ("fashioniq", "shoes", "fashion200k"):
+        for ds in a.budget_datasets:
             data = _data(root, ds, a.budget_scale)
-            for variant in ("val", "tirg", "no_ja", "lvs"):
+            for variant in a.budget_variants:
                 over = {"steps": a.budget_steps, "eval_every": a.budget_steps // 16}
                 if variant in ABLATIONS:
                     side = str(_data(root, "fashion200k", a.budget_scale))

@@ -146,8 +146,8 @@ analysis.verdict_table(paired)
 # Written from the numbers above, not typed in:
 
 # %%
-for row in paired[paired["metric"] == "R@10"].to_dict("records"):
-    print("-", analysis.verdict_sentence(row, DATASET))
+analysis.markdown([analysis.verdict_sentence(row, DATASET)
+                   for row in paired[paired["metric"] == "R@10"].to_dict("records")])
 
 # %% [markdown]
 # ## Record

@@ -114,8 +114,8 @@ if world:
 
 # %%
 sim_paired = analysis.paired_verdicts(sim_seeds) if world else pd.DataFrame(columns=["metric"])
-for row in sim_paired[sim_paired["metric"] == f"T={TURNS}"].to_dict("records"):
-    print("-", analysis.verdict_sentence({**row, "metric": f"success within {TURNS} turns"}, DATASET))
+analysis.markdown([analysis.verdict_sentence({**row, "metric": f"success within {TURNS} turns"}, DATASET)
+                   for row in sim_paired[sim_paired["metric"] == f"T={TURNS}"].to_dict("records")])
 
 # %%
 _ = study.record({

@@ -110,8 +110,8 @@ analysis.verdict_table(paired)
 # Written from the numbers above, not typed in:
 
 # %%
-for row in paired[paired["metric"] == "R@10"].to_dict("records"):
-    print("-", analysis.verdict_sentence(row, DATASET))
+analysis.markdown([analysis.verdict_sentence(row, DATASET)
+                   for row in paired[paired["metric"] == "R@10"].to_dict("records")])
 
 # %% [markdown]
 # ## 4. R@K beside valid@K: targets the annotation does not name
@@ -152,15 +152,15 @@ else:
 # from the numbers above, not typed in:
 
 # %%
+found = []
 if not valid.empty:
-    for p in dict.fromkeys(valid.index.get_level_values("protocol")):
-        print("-", analysis.valid_gap_sentence(valid, p, 10, DATASET))
+    found += [analysis.valid_gap_sentence(valid, p, 10, DATASET)
+              for p in dict.fromkeys(valid.index.get_level_values("protocol"))]
     valid_seeds = analysis.per_seed(methods, protocol, metrics=("valid@",)).dropna(how="all")
     if "val" in valid_seeds.index.get_level_values("variant"):  # VAL's runs have valid@K under this protocol
         valid_paired = analysis.paired_verdicts(valid_seeds).to_dict("records")
-    for row in valid_paired:
-        if row["metric"] == "valid@10":
-            print("-", analysis.verdict_sentence(row, DATASET))
+    found += [analysis.verdict_sentence(row, DATASET) for row in valid_paired if row["metric"] == "valid@10"]
+analysis.markdown(found)
 
 # %% [markdown]
 # ## 5. The paper's numbers (real data, cited)

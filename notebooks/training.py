@@ -93,13 +93,15 @@ gains = convergence["plateau gain"]
 judged = convergence[gains.notna()]
 rising = judged[~judged["converged"]]
 if judged.empty:
-    print(f"The runs on {DATASET} log too few validation evaluations to apply the criterion.")
+    finding = f"The runs on {DATASET} log too few validation evaluations to apply the criterion."
 else:
-    print(f"{int(judged['converged'].sum())} of {len(judged)} variants on {DATASET} end on a plateau at a constant "
-          f"learning rate (validation R@10 gain from steps 25-50% to 50-75% below {analysis.PLATEAU_POINTS:g} "
-          f"points; gains from {gains.min():+.1f} to {gains.max():+.1f})" +
-          ("." if rising.empty else "; still rising: " + ", ".join(
-              f"{r['variant']} ({r['plateau gain']:+.1f})" for r in rising.to_dict("records")) + "."))
+    finding = (f"{int(judged['converged'].sum())} of {len(judged)} variants on {DATASET} end on a plateau at a "
+               f"constant learning rate (validation R@10 gain from steps 25-50% to 50-75% below "
+               f"{analysis.PLATEAU_POINTS:g} points; gains from {gains.min():+.1f} to {gains.max():+.1f})" +
+               ("." if rising.empty else "; still rising: " + ", ".join(
+                   f"{analysis.VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['plateau gain']:+.1f})"
+                   for r in rising.to_dict("records")) + "."))
+analysis.markdown(finding)
 
 # %% [markdown]
 # ## Record

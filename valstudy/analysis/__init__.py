@@ -7,7 +7,8 @@ One module per notebook family: ``datasets``, ``runs`` (training, results, quali
 intervals, the sentences of the findings; results and ablations), ``attention``, ``costs``, ``beyond`` (valid@K and the simulated user); ``params`` resolves a
 notebook's profile and folders.
 """
-from .common import PAPER_COUNTS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS, ABLATION_GROUPS, STOPWORDS, record
+from .common import (PAPER_COUNTS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS, ABLATION_GROUPS, STOPWORDS, record,
+    markdown)
 from .datasets import (dataset_counts, describe, anatomy_examples, texts_by_split, caption_lengths, top_words,
     change_locality)
 from .runs import (training_curves, recall_columns, summary_table, protocol_bars, paper_table,
@@ -24,7 +25,7 @@ from .beyond import (metric_table, vagueness_table, recall_valid_table, valid_ga
     simulation_per_seed, simulation_table, method_records)
 
 __all__ = [
-    "PAPER_COUNTS", "PAPER_LABEL", "PAPER_RESULTS", "VARIANT_LABELS", "ABLATION_GROUPS", "STOPWORDS", "record",
+    "PAPER_COUNTS", "PAPER_LABEL", "PAPER_RESULTS", "VARIANT_LABELS", "ABLATION_GROUPS", "STOPWORDS", "record", "markdown",
     "dataset_counts", "describe", "anatomy_examples", "texts_by_split", "caption_lengths", "top_words", "change_locality",
     "training_curves", "recall_columns", "summary_table", "protocol_bars", "paper_table", "ablation_table",
     "rank_queries", "pick_examples", "with_images", "attention_maps", "unique_queries",

@@ -69,3 +69,13 @@ def record(figures_dir: str | Path, notebook: str, dataset: str, metrics: dict) 
     if standins_loaded():  # computed on stand-in images: the numbers are meaningless, and the record says so
         metrics = {"stand_in_images": STANDIN_NOTE, **metrics}
     return write_json(Path(figures_dir) / f"{notebook}_{dataset}.json", _plain(metrics), indent=1)
+
+
+def markdown(lines) -> object:
+    """Sentences (a string or a list: one bullet each) as Markdown a notebook renders, not monospace text that wraps
+    mid-word."""
+    from IPython.display import Markdown
+
+    items = [lines] if isinstance(lines, str) else list(lines)
+    return Markdown("\n".join(item if item.startswith("- ") else f"- {item}" for item in items) if len(items) > 1
+                    else (items[0] if items else ""))

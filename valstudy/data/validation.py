@@ -1,4 +1,10 @@
-"""A validation split carved out of a training set, to choose step budgets without looking at the test split.
+"""A validation split, to choose step budgets without looking at the test split.
+
+Synthetic data carry a validation split of their own (``extras/validation.json``, written by
+``valstudy.data.synth.validation``): separate families whose images no annotation file lists. :class:`HeldOut` reads
+it when it is there; training then keeps every training triplet, and a query counts as answered by any gallery image
+whose attributes equal the target's (an image the world cannot tell from it). Otherwise (real data) the split is
+carved out of the training set as follows.
 
 The paper's training scripts evaluate fixed checkpoints on the test split; valstudy chooses how long to train from
 validation curves instead. :class:`HeldOut` wraps any loader: a fixed share of the *training reference images* is held
@@ -13,6 +19,8 @@ composition (reference, text), which is what a converged model must generalise t
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 from .base import EvalSplit, Query, Triplet
 
@@ -46,8 +54,12 @@ class HeldOut:
         self.name = dataset.name
         self._held: dict[str, bool] = {}
         self._split: EvalSplit | None = None
+        extras = Path(dataset.root) / "extras"
+        self.own = extras / "validation.json" if (extras / "validation.json").is_file() else None
 
     def _is_held(self, key: str) -> bool:
+        if self.own is not None:
+            return False  # the world's own validation split: nothing is taken from training
         if key not in self._held:
             self._held[key] = held_out(key, self.fraction)
         return self._held[key]
@@ -57,7 +69,9 @@ class HeldOut:
         return [t for t in self.dataset.train_triplets(epoch=epoch, seed=seed) if not self._is_held(t.reference)]
 
     def eval_split(self) -> EvalSplit:
-        """The validation split (target-only protocol; see the module docstring)."""
+        """The validation split (see the module docstring)."""
+        if self._split is None and self.own is not None:
+            self._split = _own_split(self.name, self.own)
         if self._split is None:
             seen, queries = set(), []
             for t in self.dataset.train_triplets(epoch=0, seed=VALIDATION_SEED):
@@ -77,3 +91,19 @@ class HeldOut:
         split = self.eval_split()
         return {"train_triplets": len(self.train_triplets(0)), "validation_queries": len(split.queries),
                 "validation_gallery": len(split.gallery)}
+
+
+def _own_split(name: str, path: Path) -> EvalSplit:
+    """The synthetic world's validation split: its queries, its gallery, and as positives every gallery image whose
+    attributes equal the query target's."""
+    spec = json.loads(path.read_text())
+    attrs = json.loads((path.parent / "attributes.json").read_text())
+    gallery = list(spec["gallery"])
+    index = {k: i for i, k in enumerate(gallery)}
+    same: dict[str, list[int]] = {}
+    for k in gallery:
+        same.setdefault(json.dumps(attrs[k], sort_keys=True), []).append(index[k])
+    queries = [Query(q["reference"], q["text"], q["target"], q.get("category", "")) for q in spec["queries"]]
+    positives = [frozenset(same[json.dumps(attrs[q.target], sort_keys=True)]) for q in queries]
+    return EvalSplit(f"{name}/validation", "validation", queries, gallery, positives=positives,
+                     exclude=[index[q.reference] for q in queries])

@@ -88,11 +88,12 @@ def ensure_data(dataset: str, profile: Profile, root: str | Path, check_images: 
         from ..data.check import check_dataset, format_report
         print(format_report(check_dataset(dataset, target, images=check_images)), flush=True)
         return target
-    from ..data.synth import synthesize
+    from ..data.synth import SYNTH_VERSION, synthesize
     from ..locks import FolderBusyError, wait_for
 
     world = target / "extras" / "world.json"
-    want = {"size": profile.data_size, "seed": profile.data_seed, "train_scale": profile.train_scale}
+    want = {"version": SYNTH_VERSION, "size": profile.data_size, "seed": profile.data_seed,
+            "train_scale": profile.train_scale}
     for _ in range(2):  # a second time after waiting for another process that was writing this very folder
         if world.is_file() and not (target / ".synth-in-progress.json").exists():
             w = read_json(world)

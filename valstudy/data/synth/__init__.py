@@ -26,23 +26,29 @@ from ...config import DATASETS
 from ...errors import ValstudyError
 from ...io import read_json, write_json
 from ...locks import LOCK_NAME, folder_lock
-from .writers import Extras, write_extras, write_fashion200k, write_fashioniq, write_shoes
+from .validation import write_validation
+from .writers import (Extras, _pairs_in_family, _save_image, write_extras, write_fashion200k, write_fashioniq,
+                      write_shoes)
 
 __all__ = ["synthesize", "DATASETS", "SIZES", "SYNTH_VERSION"]
 
-SYNTH_VERSION = 2
+SYNTH_VERSION = 3
 # Counts per split: Fashion200k products (train, test), Shoes images (train, eval), FashionIQ images per category
-# (train, val, test), and the family sizes (low, high) of each split. "tiny" is for tests (about a second); "small" is
+# (train, val, test), the family sizes (low, high) of each split, and the validation split of each dataset
+# (``validation``: Fashion200k products, Shoes images, FashionIQ images per category; extras/validation.json).
+# "tiny" is for tests (about a second); "small" is
 # the study's world (data/README.md says why each count is what it is); "medium" has four times small's training
 # data. ``train_scale`` in :func:`synthesize` multiplies the training counts.
 _FAMILIES = {"f200k_family": ((2, 5), (2, 5)), "shoes_family": ((3, 7), (3, 7)), "fiq_family": ((3, 7),) * 3}
 SIZES = {
     "tiny": {"f200k_products": (26, 14), "views": (2, 3), "shoes_images": (84, 36), "fiq_images": (23, 15, 7),
-             **_FAMILIES},
+             "validation": {"fashion200k": 10, "shoes": 24, "fashioniq": 9}, **_FAMILIES},
     "small": {"f200k_products": (195, 525), "views": (2, 3), "shoes_images": (816, 1600),
-              "fiq_images": (300, 850, 100), **_FAMILIES},
+              "fiq_images": (300, 850, 100), "validation": {"fashion200k": 400, "shoes": 1300, "fashioniq": 250},
+              **_FAMILIES},
     "medium": {"f200k_products": (780, 525), "views": (2, 3), "shoes_images": (3264, 1500),
-               "fiq_images": (1200, 850, 100), **_FAMILIES},
+               "fiq_images": (1200, 850, 100), "validation": {"fashion200k": 400, "shoes": 1300, "fashioniq": 250},
+               **_FAMILIES},
 }
 _WRITERS = {"fashion200k": write_fashion200k, "shoes": write_shoes, "fashioniq": write_fashioniq}
 # Every path a writer may create directly under the root (cleared before regenerating into the same root).
@@ -141,6 +147,9 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
         extras = Extras()
         try:
             counts = _WRITERS[dataset](root, rng, _scaled(SIZES[size], train_scale), image_size, extras)
+            # drawn last, so the train and test files are those the same seed wrote before the split existed
+            counts.update(write_validation(dataset, root, rng, SIZES[size], image_size, extras, _save_image,
+                                           _pairs_in_family))
         except OSError as e:   # PIL's image writes; the folder stays marked, so the next run redoes it
             raise ValstudyError(f"{root}: cannot write the synthetic data ({e.strerror or e}); "
                                 f"free space or fix permissions, then run the same command again") from None
