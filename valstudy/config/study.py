@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import ValstudyError
-from .rules import DATASETS, METHODS
+from .rules import METHODS
 
 # ---------------------------------------------------------------------------------------------------- the study
 PROFILE_ENV = "VALSTUDY_PROFILE"  # the environment variable that picks the profile of a notebook or command
@@ -122,12 +122,11 @@ PROFILES: dict[str, Profile] = {
                                           "model.word_dim": 32},
                      data_dir="build/smoke/data", runs_dir="build/smoke/runs", records_dir="build/smoke/records",
                      figures_dir="build/smoke/figures", speed_guess=5.0, banner=WIRING_CHECK, train_missing=True),
-    # The study. Random seeds: the first four of every variant are the pilot that plans the rest (bench/seeds.py,
-    # docs/seeds.json); the baselines outside the paper's questions keep three. Evaluations: every eighth of the steps.
-    "synthetic": Profile("synthetic", "small", (0, 1, 2, 3), METHODS, STUDY_ABLATIONS, evaluations=8,
+    # The study. Random seeds: the first three of every variant are the pilot that plans the rest from the spread of
+    # the paired differences (bench/seeds.py, docs/seeds.json). Evaluations: every eighth of the steps.
+    "synthetic": Profile("synthetic", "small", (0, 1, 2), METHODS, STUDY_ABLATIONS, evaluations=8,
                          snapshots=(0.1, 0.25, 0.5), overrides={"log_every": 10},
-                         executed_dir="notebooks/executed", speed_guess=4.0,
-                         seed_plan={ds: {"concat": 3, "image_only": 3, "text_only": 3} for ds in DATASETS}),
+                         executed_dir="notebooks/executed", speed_guess=4.0),
     # A first look (make study-quick): the synthetic study's data and step budgets, one random seed, no ablations;
     # its records and figures go to build/quick/, never records/ or figures/. One seed gives no interval: its tables
     # claim nothing.
