@@ -42,7 +42,9 @@ study: $(STAMP) ## the whole study: data, training, every notebook, every figure
 study-quick: $(STAMP) ## a first look: the synthetic study with one random seed and no ablations (figures in build/quick/)
 	$(PY) -m valstudy study all --profile quick
 
-book: $(STAMP) ## render notebooks/executed/ (make study's executed notebooks) as a static site in build/book/
+book: $(STAMP) ## the executed notebooks and docs/ as a book in build/book/ (open build/book/index.html; works offline)
+	@$(PY) -c "import sphinx, myst_nb, sphinx_book_theme, mathjax" 2>/dev/null || \
+		$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,book]'
 	$(PY) -m valstudy.book --executed notebooks/executed --out build/book
 
 test-browser: $(STAMP) ## the browser tests (tests/browser/): installs playwright into .venv, drives Debian's chromium
