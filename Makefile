@@ -64,7 +64,9 @@ verify: $(STAMP) ## retrain SAMPLE (6) recorded runs here and report how far eac
 lab: $(STAMP) ## JupyterLab on the notebooks (they read the committed records and train nothing; PROFILE=smoke: tiny runs instead)
 	VALSTUDY_PROFILE=$(PROFILE) $(PY) -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-book: $(STAMP) ## render notebooks/executed/ (make study's executed notebooks) as a static site in build/book/
+book: $(STAMP) ## the executed notebooks and docs/ as a book in build/book/ (open build/book/index.html; works offline)
+	@$(PY) -c "import sphinx, myst_nb, sphinx_book_theme, mathjax" 2>/dev/null || \
+		$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,book]'
 	$(PY) -m valstudy.book --executed notebooks/executed --out build/book
 
 test-browser: $(STAMP) ## the browser tests (tests/browser/): installs playwright into .venv, drives Debian's chromium

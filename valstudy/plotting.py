@@ -34,12 +34,22 @@ def save_figure(fig, figures_dir: str | Path, name: str) -> Path:
     return path
 
 
-def show(path: str | Path, caption: str = "") -> None:
-    """Display a saved figure in a notebook (figures are closed once saved, so each is shown exactly as written);
-    ``caption`` is its alternative text."""
+def show(path: str | Path, caption: str | None = None) -> None:
+    """Display a saved figure in a notebook (figures are closed once saved, so each is shown exactly as written).
+
+    Parameters
+    ----------
+    path : str or Path
+        The figure file that :func:`save_figure` wrote.
+    caption : str, optional
+        What the figure shows, in a sentence: the book (``make book``) makes it the image's alt text. The output's
+        metadata records it as ``alt`` beside the file's name (``filename``); without a caption the book names the
+        figure by its file name in words.
+    """
     from IPython.display import Image, display
 
-    display(Image(filename=str(path)), metadata={"image/png": {"alt": caption}} if caption else None)
+    metadata = {"filename": Path(path).name} | ({"alt": caption} if caption else {})
+    display(Image(filename=str(path), metadata=metadata))
 
 
 def _image(ax, image, title: str = "", colour: str | None = None, fontsize: float = 8) -> None:

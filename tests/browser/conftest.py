@@ -8,7 +8,7 @@
   failed requests are collected in ``page.problems``.
 - ``book``: the static site of ``make book`` (``valstudy.book``), built into a temporary folder from
   ``notebooks/executed/`` or, when the study has not written any yet, from notebooks executed there and then with the
-  smoke profile.
+  smoke profile; skipped, saying so, without the ``book`` extra (``make book`` installs it).
 - ``jupyter_lab``: JupyterLab on a free localhost port with a random token (the search widget's test);
   ``browser_timeout``: the bound on each slow step, ``$VALSTUDY_BROWSER_TIMEOUT`` seconds (default 300).
 
@@ -100,8 +100,12 @@ def _smoke_executed(folder: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def book(tmp_path_factory) -> Path:
-    """The built site's folder (``index.html`` and one HTML page per executed notebook)."""
+    """The built site's folder (``index.html``, ``notebooks/<notebook>_<dataset>.html``, ``docs/``, ``search.html``)."""
     from valstudy.book import build
+    from valstudy.book.render import missing_packages
+
+    if missing_packages():
+        pytest.skip(f"the book extra is missing ({', '.join(missing_packages())}): `make book` installs it")
 
     executed = REPO / "notebooks" / "executed"
     if not any(executed.glob("*.ipynb")):
