@@ -67,10 +67,10 @@ lab: $(STAMP) ## JupyterLab on the notebooks (they read the committed records an
 book: $(STAMP) ## the executed notebooks and docs/ as a book in build/book/ (open build/book/index.html; works offline)
 	@$(PY) -c "import sphinx, myst_nb, sphinx_book_theme, mathjax" 2>/dev/null || \
 		$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,book]'
-	$(PY) -m valstudy.book --executed notebooks/executed --out build/book
+	$(PY) -m valstudy book --executed notebooks/executed --out build/book
 
 test-browser: $(STAMP) ## the browser tests (tests/browser/): installs playwright into .venv, drives Debian's chromium
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,browser]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,browser,book]'
 	@command -v chromium >/dev/null || echo "no chromium: the browser tests will skip (apt-get install -y chromium)"
 	VALSTUDY_BROWSER=1 $(PY) -m pytest -q -n 0 tests/browser
 

@@ -17,7 +17,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from valstudy.book import build, chapters, main
+from valstudy.book import build, chapters
+from valstudy.cli import main as cli_main
+
+
+def main(argv):
+    return cli_main(["book", *argv])
 from valstudy.errors import ValstudyError
 
 pytest.importorskip("sphinx", reason="the book extra is not installed: `make book` installs it")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m valstudy {data synth, data check, flops, train, eval, simulate, results, study}``.
+"""Command line: ``python -m valstudy {data synth, data check, data stand-in, flops, train, eval, simulate, measure, results, findings, study, book}``.
 
 User errors (bad input, missing data, weights or checkpoints) print one line naming the file and the problem and
 exit with status 2; no traceback.
@@ -154,6 +154,12 @@ def _measure(args) -> int:
     return 0
 
 
+def _book(args) -> int:
+    from .book import run
+
+    return run(args)
+
+
 def _findings(args) -> int:
     from .analysis.findings import run
 
@@ -161,7 +167,9 @@ def _findings(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="valstudy", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m valstudy", description="valstudy: data, training, evaluation, the "
+                                "study on Dask and its book; each command's --help says more. A bad input stops "
+                                "with one line naming what is wrong (exit status 2).")
     sub = p.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="generate or check datasets").add_subparsers(dest="data_command",
@@ -243,9 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     fi.set_defaults(func=_findings)
 
     from .study.command import add_arguments
-    st = sub.add_parser("study", help="the whole study: data, runs, notebooks, figures (make study)")
+    st = sub.add_parser("study", help="the whole study: data, runs, records, notebooks, figures (make study)")
     add_arguments(st)
     st.set_defaults(func=_study)
+
+    from .book import add_arguments as book_arguments
+    bk = sub.add_parser("book", help="the executed notebooks and docs/ as a book in build/book/ (make book)")
+    book_arguments(bk)
+    bk.set_defaults(func=_book)
     return p
 
 

@@ -136,14 +136,3 @@ def run(a: argparse.Namespace) -> int:
                 and "_static" not in p.relative_to(site).parts)
     print(f"book: {index} ({pages} pages); open it in a browser, no server needed")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m valstudy.book``: :func:`add_arguments`, then :func:`run`; a user error is one line, status 2."""
-    p = argparse.ArgumentParser(prog="python -m valstudy.book", description=__doc__.splitlines()[0])
-    add_arguments(p)
-    try:
-        return run(p.parse_args(argv))
-    except ValstudyError as e:
-        print(f"valstudy.book: error: {e}", file=sys.stderr)
-        return 2

@@ -18,7 +18,6 @@ import json
 import os
 from pathlib import Path
 
-from ..checkpoint import machine  # noqa: F401  (re-exported: the study's records name it)
 from ..config import config_from_dict, config_to_dict, saved_differences
 from ..errors import ValstudyError
 from ..io import read_json, write_json
@@ -83,6 +82,12 @@ def record_state(spec: RunSpec, records_root: str | Path, data_root: str | Path,
     have = {"evaluation_version": rec.get("results", {}).get("evaluation_version"),
             "measures_version": rec.get("measures", {}).get("measures_version")}
     return "recorded" if all(have.get(k) == v for k, v in versions.items() if v is not None) else "stale"
+
+
+def machine() -> dict:
+    """The machine this process runs on (``valstudy.checkpoint.machine``; imported when asked, it loads torch)."""
+    from ..checkpoint import machine as here
+    return here()
 
 
 def _metrics(run_dir: Path) -> dict:
