@@ -15,7 +15,7 @@ Import from ``valstudy.config`` itself; the split into modules only keeps each o
 """
 from .rules import (  # noqa: F401
     DATASETS, PROTOCOLS, METHODS, BACKBONES, LEVELS, LOSSES, TRIPLET_MINING, TRIPLET_FALLBACKS, SIDE_INFO,
-    MIN_IMAGE_SIZE, validate_model, validate_values)
+    MIN_IMAGE_SIZE, check_seed, validate_model, validate_values)
 from .types import (  # noqa: F401
     ModelConfig, DataConfig, TrainConfig)
 from .named import (  # noqa: F401

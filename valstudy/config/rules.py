@@ -81,6 +81,16 @@ def _describe(low, high, low_open, high_open) -> str:
     return ""
 
 
+def check_seed(seed) -> int:
+    """``seed`` as an int for NumPy's random generators, which take non-negative integers only; anything else is a
+    one-line ValstudyError naming ``--seed`` (the option of ``data synth`` and ``simulate``)."""
+    import numbers
+
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValstudyError(f"--seed {seed!r}: not allowed; expected a non-negative integer")
+    return int(seed)
+
+
 def _choice(key: str, value, choices) -> None:
     if value not in choices:
         raise _bad(key, value, "one of " + ", ".join(map(str, choices)))

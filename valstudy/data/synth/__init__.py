@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import __version__
-from ...config import DATASETS
+from ...config import DATASETS, check_seed
 from ...errors import ValstudyError
 from ...io import read_json, write_json
 from ...locks import LOCK_NAME, folder_lock
@@ -92,7 +92,7 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
     size : {"small", "medium"}
         ``small``: Fashion200k 300 products x 2-3 views, Shoes 1,200 images, FashionIQ 600 images per category;
         ``medium``: four times as many.
-    seed : the same seed gives byte-identical files.
+    seed : a non-negative integer; the same seed gives byte-identical files.
     image_size : side of the square images and part masks, in pixels.
 
     Returns
@@ -106,14 +106,15 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
         raise ValstudyError(f"unknown synthetic size {size!r}; choose one of small, medium")
     if not isinstance(image_size, int) or image_size < 16:
         raise ValstudyError(f"image size must be an integer of at least 16 pixels, got {image_size!r}")
+    seed = check_seed(seed)   # before the folder is touched
     meta = {"generator": "valstudy.data.synth", "version": SYNTH_VERSION, "valstudy_version": __version__,
-            "dataset": dataset, "size": size, "seed": int(seed), "image_size": image_size}
+            "dataset": dataset, "size": size, "seed": seed, "image_size": image_size}
     root = Path(root)
     _refuse_foreign(root, dataset)   # before the lock, which would leave its file in a folder that is not ours
     with folder_lock(root, "synthetic data folder") as root:
         _prepare_root(root, dataset, meta)
         # One generator per dataset: the same seed gives each dataset its own, reproducible stream.
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), DATASETS.index(dataset)]))
+        rng = np.random.default_rng(np.random.SeedSequence([seed, DATASETS.index(dataset)]))
         extras = Extras()
         try:
             counts = _WRITERS[dataset](root, rng, SIZES[size], image_size, extras)
