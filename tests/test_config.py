@@ -71,6 +71,22 @@ def test_a_saved_configuration_lacking_a_new_option_at_its_default_is_the_same_r
     assert config_hash(cfg) != config_hash(apply_overrides(cfg, {"seed": 3}))
 
 
+def test_paper_configurations_mine_semi_hard_negatives_as_the_authors_code(tmp_path):
+    for dataset in DATASETS:
+        paper, synth = get_config(f"{dataset}_paper"), get_config(f"{dataset}_synth")
+        assert paper.triplet_mining == "code" and synth.triplet_mining == TrainConfig().triplet_mining == "per_anchor"
+    # a synthetic study's run folder, saved before the option existed, is still the same run
+    saved = config_to_dict(get_config("shoes_synth"))
+    del saved["triplet_mining"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert config_differences(get_config("shoes_synth"), tmp_path) == []
+    assert config_differences(get_config("shoes_synth", {"triplet_mining": "code"}), tmp_path) == ["triplet_mining"]
+    with pytest.raises(ValstudyError, match="triplet_mining='broadcast': not allowed; expected one of per_anchor"):
+        get_config("shoes_synth", ["triplet_mining=broadcast"])
+    with pytest.raises(ValstudyError, match="triplet_fallback='none': not allowed; expected one of largest, zero"):
+        get_config("shoes_synth", {"triplet_fallback": "none"})
+
+
 def test_an_unknown_key_in_a_saved_configuration_is_named():
     saved = config_to_dict(get_config("shoes_synth"))
     saved["model"]["wings"] = 2

@@ -1,6 +1,7 @@
 """Losses against hand-computed values and a naive reference."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -56,6 +57,73 @@ def test_triplet_matches_naive_reference_on_random_batches():
         assert TripletLoss(0.2)(q, t).item() == pytest.approx(_naive_triplet(q, t, 0.2), abs=1e-5)
 
 
+def _code_triplet(images: np.ndarray, texts: np.ndarray, margin: float) -> float:
+    """yanbeic/VAL `model.py` `bidirectional_matching_loss` (semi_hard=True, a static batch size) transcribed line by
+    line into NumPy, whose broadcasting is TensorFlow's: ``np.less`` of a (B, B) and a (B,) array compares column j
+    with element j, as ``tf.less`` does."""
+    INF = 1e8
+    normalization = lambda x: x / np.sqrt(np.maximum(np.sum(x * x, 1, keepdims=True), 1e-10))  # noqa: E731
+    hinge_loss = lambda dist1, dist2: np.mean(np.maximum(dist1 - dist2 + margin, 0))  # noqa: E731
+    pairwise_distance = lambda f1, f2, dim: np.sum(np.square(np.subtract(f1, f2)), dim)  # noqa: E731
+    mask_dist = lambda mask, dist_neg_all, infinity: np.where(mask, np.ones_like(dist_neg_all) * infinity,  # noqa: E731
+                                                              dist_neg_all)
+    images, texts = normalization(images), normalization(texts)
+    self_mask = np.eye(images.shape[0]).astype(bool)
+    dist_pos_img = pairwise_distance(images, texts, 1)
+    dist_neg_img_all = pairwise_distance(images[:, np.newaxis], texts, 2)
+    hard_mask = np.less(dist_neg_img_all, dist_pos_img)
+    dist_neg_img_all = mask_dist(hard_mask, dist_neg_img_all, INF)
+    dist_neg_img_all = mask_dist(self_mask, dist_neg_img_all, INF)
+    img2text = hinge_loss(dist_pos_img, np.min(dist_neg_img_all, 1))
+    dist_pos_text = pairwise_distance(texts, images, 1)
+    dist_neg_text_all = pairwise_distance(texts[:, np.newaxis], images, 2)
+    hard_mask = np.less(dist_neg_text_all, dist_pos_text)
+    dist_neg_text_all = mask_dist(hard_mask, dist_neg_text_all, INF)
+    dist_neg_text_all = mask_dist(self_mask, dist_neg_text_all, INF)
+    text2img = hinge_loss(dist_pos_text, np.min(dist_neg_text_all, 1))
+    return float(img2text + text2img)
+
+
+def _varied_batch(b: int = 32, d: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Composite features and targets whose positive distances range from near 0 to near orthogonal."""
+    g = torch.Generator().manual_seed(seed)
+    q = torch.nn.functional.normalize(torch.randn(b, d, generator=g, dtype=torch.float64), dim=1)
+    noise = torch.linspace(0.05, 1.5, b, dtype=torch.float64)[:, None] * torch.randn(b, d, generator=g,
+                                                                                      dtype=torch.float64)
+    return q, q + noise
+
+
+def test_code_mining_is_the_authors_broadcast_and_differs_from_per_anchor():
+    q, t = _varied_batch()
+    qn, tn = (torch.nn.functional.normalize(x, dim=1).numpy() for x in (q, t))
+    dist = ((qn[:, None] - tn[None]) ** 2).sum(-1)                                 # (B, B)
+    pos = dist.diagonal()
+    off = ~np.eye(len(pos), dtype=bool)
+    # the batch tells the rules apart: masks (in both directions) and losses differ
+    assert (np.less(dist, pos[None, :]) != np.less(dist, pos[:, None]))[off].any()
+    assert (np.less(dist.T, pos[None, :]) != np.less(dist.T, pos[:, None]))[off].any()
+    reference = _code_triplet(q.numpy(), t.numpy(), 0.2)
+    assert TripletLoss(0.2, "zero", "code")(q, t).item() == pytest.approx(reference, rel=1e-9, abs=1e-12)
+    assert TripletLoss(0.2, "zero", "per_anchor")(q, t).item() != pytest.approx(reference, rel=1e-3)
+    # the same through build_loss, per level
+    assert build_loss("triplet", 2, fallback="zero", mining="code")([q, q], [t, t]).item() == pytest.approx(
+        2 * reference, rel=1e-9, abs=1e-12)
+
+
+def test_code_mining_by_hand():
+    # Squared L2 between unit vectors: q0=(1,0) q1=(0,1) q2=(-1,0); t0=(0,1) t1=(0,1) t2=(0,-1).
+    # D (rows q, columns t) = [[2, 2, 2], [0, 0, 4], [2, 2, 2]], positives D[i, i] = (2, 0, 2).
+    # q->t per_anchor (keep D[i, j] >= D[i, i]): q0 nearest kept 2 -> .2; q1 0 -> .2; q2 2 -> .2       mean .2
+    # q->t code (keep D[i, j] >= D[j, j]): q0 2 -> .2; q1 drops t0 (0 < 2), keeps 4 -> 0; q2 2 -> .2    mean .4/3
+    # t->q, D^T = [[2, 0, 2], [2, 0, 2], [2, 4, 2]]:
+    #   per_anchor: t0 drops q1 (0 < 2), keeps 2 -> .2; t1 2 -> 0; t2 2 -> .2                          mean .4/3
+    #   code: t0 keeps q1 (0 >= D[1, 1] = 0), a negative closer than t0's own positive -> 2.2; t1 0; t2 .2  mean 2.4/3
+    q = _t([[1, 0], [0, 1], [-1, 0]])
+    t = _t([[0, 1], [0, 1], [0, -1]])
+    assert TripletLoss(0.2, "zero", "per_anchor")(q, t).item() == pytest.approx(0.2 + 0.4 / 3, abs=1e-6)
+    assert TripletLoss(0.2, "zero", "code")(q, t).item() == pytest.approx(0.4 / 3 + 2.4 / 3, abs=1e-6)
+
+
 def test_softmax_loss_by_hand():
     # TIRG: logits = s^2 cos with s = 4 -> 16 cos. Matched pairs: CE = log(1 + e^-16) per row.
     e = _t([[1, 0], [0, 1]]).double()  # float64: log(1 + e^-16) is below float32 resolution near 0
@@ -85,6 +153,13 @@ def test_build_loss_softmax_has_one_scale_per_level():
     assert len(list(h.parameters())) == 3
     with pytest.raises(ValstudyError, match="unknown loss"):
         build_loss("contrastive", 1)
+
+
+def test_bad_settings_raise_naming_the_choices():
+    with pytest.raises(ValstudyError, match="mining must be one of per_anchor, code"):
+        TripletLoss(mining="broadcast")
+    with pytest.raises(ValstudyError, match="fallback must be one of largest, zero"):
+        build_loss("triplet", 1, fallback="smallest")
 
 
 def test_bad_shapes_raise():

@@ -230,6 +230,12 @@ def test_synth_refuses_foreign_folders_and_files(tmp_path, capsys):
     assert "not empty" in refused(capsys, "data", "synth", "--dataset", "shoes", "--root", tmp_path / "fiq")
 
 
+def test_synth_refuses_a_negative_seed_before_touching_the_folder(tmp_path, capsys):
+    err = refused(capsys, "data", "synth", "--dataset", "shoes", "--root", tmp_path / "s", "--seed", -1)
+    assert "--seed -1" in err and "non-negative integer" in err
+    assert not (tmp_path / "s").exists()
+
+
 # ------------------------------------------------------------------------------------------ configuration values
 BAD_VALUES = ["lr=-1", "lr=nan", "lr=inf", "batch_size=0", "batch_size=1", "checkpoint_every=0", "num_workers=-1",
               "data.image_size=0", "device=foo", "steps=-5", "steps=0", "side_info=joitn", "loss=hinge",

@@ -75,6 +75,14 @@ def test_success_within_t_turns_is_cumulative():
     assert simulate(never, turns=3, k=2)["success"] == [100.0, 100.0, 100.0]
 
 
+def test_a_negative_user_seed_is_named():
+    attrs = {"r": _shoe("red"), "t": _shoe("blue")}
+    eng = FakeEngine(attrs, ["r", "t"], [Query("r", "", "t")], lambda r, t: [1, 0])
+    with pytest.raises(ValstudyError, match="--seed -1: .* non-negative integer"):
+        simulate(eng, seed=-1)
+    assert eng.calls == [] and simulate(eng, seed=1)["success"] == [100.0] * 5
+
+
 def test_simulate_run_and_cli(tiny_run, capsys):
     res = simulate_run(tiny_run, turns=5, write=False)
     s = res["success"]

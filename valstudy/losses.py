@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import TRIPLET_FALLBACKS, TRIPLET_MINING
 from .errors import ValstudyError
 
 
@@ -26,11 +27,17 @@ class TripletLoss(nn.Module):
     """Bidirectional hinge triplet loss with semi-hard negatives on squared L2 distances (authors' ``model.py``).
 
     Features are L2-normalised, D[i, j] = ||q_i - t_j||^2. For anchor q_i the positive is t_i; negatives t_j (j != i)
-    *closer* than the positive (D[i, j] < D[i, i]) are ignored and the nearest remaining one is used:
+    *closer* than a positive distance are ignored and the nearest remaining one is used:
     loss_i = max(D[i, i] - D[i, neg] + margin, 0). The same with the targets as anchors (D transposed); each
     direction is averaged over the batch and the two are summed.
 
-    When no negative remains (all are closer than the positive), ``fallback`` decides:
+    Which positive distance a negative is compared with, ``mining`` decides: ``"per_anchor"`` (default) ignores
+    t_j for anchor i when D[i, j] < D[i, i], the anchor's own positive distance (the usual semi-hard rule);
+    ``"code"`` ignores it when D[i, j] < D[j, j], as the authors' code does: ``tf.less(dist_neg_all, dist_pos)``
+    compares the (B, B) distances with the (B,) positive distances, which broadcasting lays along the last axis,
+    so column j is compared with the positive distance of anchor j (in both directions).
+
+    When no negative remains, ``fallback`` decides:
     ``"largest"`` (default) uses the largest negative distance, as TensorFlow's ``triplet_semihard_loss`` does;
     ``"zero"`` gives that anchor zero loss, as the authors' code does (it sets ignored distances to 1e8).
 
@@ -40,20 +47,28 @@ class TripletLoss(nn.Module):
         Hinge margin (code: 0.2).
     fallback : {"largest", "zero"}
         What an anchor without a semi-hard negative uses (see above).
+    mining : {"per_anchor", "code"}
+        Which positive distance decides that a negative is too close (see above).
     """
 
-    def __init__(self, margin: float = 0.2, fallback: str = "largest"):
+    def __init__(self, margin: float = 0.2, fallback: str = "largest", mining: str = "per_anchor"):
         super().__init__()
-        if fallback not in ("largest", "zero"):
-            raise ValstudyError(f"TripletLoss: fallback must be 'largest' or 'zero', got {fallback!r}")
-        self.margin, self.fallback = margin, fallback
+        if fallback not in TRIPLET_FALLBACKS:
+            raise ValstudyError(f"TripletLoss: fallback must be one of {', '.join(TRIPLET_FALLBACKS)}, "
+                                f"got {fallback!r}")
+        if mining not in TRIPLET_MINING:
+            raise ValstudyError(f"TripletLoss: mining must be one of {', '.join(TRIPLET_MINING)}, got {mining!r}")
+        self.margin, self.fallback, self.mining = margin, fallback, mining
 
     def _direction(self, d: torch.Tensor) -> torch.Tensor:
         # d: (B, B) distances, rows = anchors, diagonal = positives.
         b = d.shape[0]
         pos = d.diagonal()  # (B,)
         is_neg = ~torch.eye(b, dtype=torch.bool, device=d.device)
-        keep = is_neg & (d >= pos[:, None])  # semi-hard: not closer than the positive (code: tf.less masks)
+        # Semi-hard: not closer than a positive distance; the anchor's own (per_anchor) or, as the code's
+        # tf.less((B, B), (B,)) broadcasts, the one of the negative's own anchor (code).
+        bound = pos[:, None] if self.mining == "per_anchor" else pos[None, :]  # (B, 1) or (1, B)
+        keep = is_neg & (d >= bound)  # (B, B)
         inf = torch.finfo(d.dtype).max
         nearest_kept = d.masked_fill(~keep, inf).min(dim=1).values  # (B,)
         has_kept = keep.any(dim=1)
@@ -104,7 +119,8 @@ class HierarchicalLoss(nn.Module):
         return sum(loss(q, t) for loss, q, t in zip(self.losses, q_levels, t_levels))
 
 
-def build_loss(name: str, n_levels: int, margin: float = 0.2, fallback: str = "largest") -> HierarchicalLoss:
+def build_loss(name: str, n_levels: int, margin: float = 0.2, fallback: str = "largest",
+               mining: str = "per_anchor") -> HierarchicalLoss:
     """A :class:`HierarchicalLoss` of ``n_levels`` base losses.
 
     Parameters
@@ -114,11 +130,14 @@ def build_loss(name: str, n_levels: int, margin: float = 0.2, fallback: str = "l
         learnable scale per level).
     n_levels : int
         Number of levels (``len(model.levels)``).
+    margin, fallback, mining
+        The triplet loss's settings (:class:`TripletLoss`; a configuration's ``triplet_fallback`` and
+        ``triplet_mining``).
     """
     if n_levels < 1:
         raise ValstudyError(f"build_loss: n_levels must be at least 1, got {n_levels}")
     if name == "triplet":
-        return HierarchicalLoss([TripletLoss(margin, fallback) for _ in range(n_levels)])
+        return HierarchicalLoss([TripletLoss(margin, fallback, mining) for _ in range(n_levels)])
     if name == "softmax":
         return HierarchicalLoss([SoftmaxLoss() for _ in range(n_levels)])
     raise ValstudyError(f"build_loss: unknown loss {name!r}; expected 'triplet' or 'softmax'")

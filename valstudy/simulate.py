@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import check_seed
 from .data.synth.captions import describe, relative_caption, replace_text
 from .data.synth.world import CATEGORY_ATTRIBUTES
 from .errors import ValstudyError
@@ -60,6 +61,7 @@ def simulate(engine: SearchEngine, turns: int = 5, k: int = 1, seed: int = 0, p_
                             f"the synthetic world's attributes (generate data with 'valstudy data synth')")
     if turns < 1 or k < 1:
         raise ValstudyError(f"simulate: turns and k must be >= 1, got turns={turns}, k={k}")
+    check_seed(seed)
     attrs = engine.attributes
     for key in engine.gallery:
         if key not in attrs:

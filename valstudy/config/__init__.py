@@ -14,7 +14,8 @@
 Import from ``valstudy.config`` itself; the split into modules only keeps each one short.
 """
 from .rules import (  # noqa: F401
-    DATASETS, PROTOCOLS, METHODS, BACKBONES, LEVELS, LOSSES, SIDE_INFO, MIN_IMAGE_SIZE, validate_model, validate_values)
+    DATASETS, PROTOCOLS, METHODS, BACKBONES, LEVELS, LOSSES, TRIPLET_MINING, TRIPLET_FALLBACKS, SIDE_INFO,
+    MIN_IMAGE_SIZE, check_seed, validate_model, validate_values)
 from .types import (  # noqa: F401
     ModelConfig, DataConfig, TrainConfig)
 from .named import (  # noqa: F401

@@ -31,10 +31,11 @@ def _synth(dataset: str, steps: int, **kw) -> TrainConfig:
 
 
 def _paper() -> dict[str, TrainConfig]:
-    # As the authors' released scripts: EMA without warm-up, zero loss for an anchor without a semi-hard negative,
-    # BatchNorm statistics over the whole batch under DDP, no weight decay on Q/K/V and depthwise convs, the
-    # backbones' batch-norm decay and eps (README, deviations).
-    code = {"ema_warmup": False, "triplet_fallback": "zero", "sync_batchnorm": True, "weight_decay_scope": "code"}
+    # As the authors' released scripts: EMA without warm-up, semi-hard negatives by the code's broadcast rule, zero
+    # loss for an anchor without a semi-hard negative, BatchNorm statistics over the whole batch under DDP, no weight
+    # decay on Q/K/V and depthwise convs, the backbones' batch-norm decay and eps (README, deviations).
+    code = {"ema_warmup": False, "triplet_mining": "code", "triplet_fallback": "zero", "sync_batchnorm": True,
+            "weight_decay_scope": "code"}
     f200k = TrainConfig(
         name="fashion200k_paper",
         data=DataConfig(dataset="fashion200k", root="data/real/fashion200k", image_size=224),

@@ -1,5 +1,6 @@
-"""What a configuration may hold: the registries (datasets, protocols, methods, backbones, levels, losses,
-side-information modes) and every rule a value must satisfy, checked whenever a configuration is built."""
+"""What a configuration may hold: the registries (datasets, protocols, methods, backbones, levels, losses and the
+triplet loss's rules, side-information modes) and every rule a value must satisfy, checked whenever a configuration
+is built."""
 from __future__ import annotations
 
 from ..errors import ValstudyError
@@ -11,6 +12,10 @@ METHODS = ("val", "tirg", "concat", "image_only", "text_only")
 BACKBONES = ("resnet50", "mobilenet_v1", "small")
 LEVELS = ("low", "mid", "high")
 LOSSES = ("triplet", "softmax")
+# The triplet loss's semi-hard rule: per_anchor (D[i, j] < D[i, i] ignored) | code (D[i, j] < D[j, j] ignored, the
+# authors' broadcast); and what an anchor without a semi-hard negative uses: largest negative | zero (code).
+TRIPLET_MINING = ("per_anchor", "code")
+TRIPLET_FALLBACKS = ("largest", "zero")
 SIDE_INFO = ("none", "joint", "pretrain")
 
 
@@ -76,6 +81,16 @@ def _describe(low, high, low_open, high_open) -> str:
     return ""
 
 
+def check_seed(seed) -> int:
+    """``seed`` as an int for NumPy's random generators, which take non-negative integers only; anything else is a
+    one-line ValstudyError naming ``--seed`` (the option of ``data synth`` and ``simulate``)."""
+    import numbers
+
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValstudyError(f"--seed {seed!r}: not allowed; expected a non-negative integer")
+    return int(seed)
+
+
 def _choice(key: str, value, choices) -> None:
     if value not in choices:
         raise _bad(key, value, "one of " + ", ".join(map(str, choices)))
@@ -121,6 +136,8 @@ def validate_values(cfg) -> None:
     _range("data.val_fraction", d.val_fraction, 0.0, 1.0, high_open=True)
     validate_model(cfg.model)
     _choice("loss", cfg.loss, LOSSES)
+    _choice("triplet_mining", cfg.triplet_mining, TRIPLET_MINING)
+    _choice("triplet_fallback", cfg.triplet_fallback, TRIPLET_FALLBACKS)
     _choice("side_info", cfg.side_info, SIDE_INFO)
     _range("steps", cfg.steps, 1)
     _range("pretrain_steps", cfg.pretrain_steps, 0)

@@ -75,6 +75,7 @@ class TrainConfig:
     lr_decay: float = 0.1
     ema_decay: float = 0.9999              # EMA of the weights used at evaluation (code: 0.9999)
     ema_warmup: bool = True                # decay min(d, (1+s)/(10+s)); the released scripts have none (False)
+    triplet_mining: str = "per_anchor"     # negative j of anchor i ignored if D[i,j] < D[i,i] | code: D[i,j] < D[j,j]
     triplet_fallback: str = "largest"      # anchor without a semi-hard negative: largest negative | zero (code)
     sync_batchnorm: bool = False           # DDP: BatchNorm statistics over the global batch, as one GPU sees it
     eval_every: int = 0                    # steps between evaluations during training; 0 = only at the end

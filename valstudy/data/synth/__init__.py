@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import __version__
-from ...config import DATASETS
+from ...config import DATASETS, check_seed
 from ...errors import ValstudyError
 from ...io import read_json, write_json
 from ...locks import LOCK_NAME, folder_lock
@@ -115,7 +115,7 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
         The counts of each split (``SIZES``). ``small``, the study's: Fashion200k 195 training and 525 test products
         of 2-3 views, Shoes 816 training and 1,600 eval images, FashionIQ 300 / 850 / 100 train / val / test images
         per category; ``medium``: four times small's training data.
-    seed : the same seed gives byte-identical files.
+    seed : a non-negative integer; the same seed gives byte-identical files.
     image_size : side of the square images and part masks, in pixels.
     train_scale : positive integer multiplying the training counts (test counts unchanged).
 
@@ -128,14 +128,13 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
         raise ValstudyError(f"unknown synthetic dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if size not in SIZES:
         raise ValstudyError(f"unknown synthetic size {size!r}; choose one of {', '.join(SIZES)}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValstudyError(f"synthetic data seed must be a non-negative integer, got {seed!r}")
     if not isinstance(train_scale, int) or isinstance(train_scale, bool) or train_scale < 1:
         raise ValstudyError(f"train_scale must be a positive integer, got {train_scale!r}")
     if not isinstance(image_size, int) or image_size < 16:
         raise ValstudyError(f"image size must be an integer of at least 16 pixels, got {image_size!r}")
+    seed = check_seed(seed)   # before the folder is touched
     meta = {"generator": "valstudy.data.synth", "version": SYNTH_VERSION, "valstudy_version": __version__,
-            "dataset": dataset, "size": size, "seed": int(seed), "image_size": image_size}
+            "dataset": dataset, "size": size, "seed": seed, "image_size": image_size}
     if train_scale != 1:   # recorded only when used, so worlds written before it existed keep their world.json
         meta["train_scale"] = train_scale
     root = Path(root)
@@ -143,7 +142,7 @@ def synthesize(dataset: str, root: str | Path, size: str = "small", seed: int = 
     with folder_lock(root, "synthetic data folder") as root:
         _prepare_root(root, dataset, meta)
         # One generator per dataset: the same seed gives each dataset its own, reproducible stream.
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), DATASETS.index(dataset)]))
+        rng = np.random.default_rng(np.random.SeedSequence([seed, DATASETS.index(dataset)]))
         extras = Extras()
         try:
             counts = _WRITERS[dataset](root, rng, _scaled(SIZES[size], train_scale), image_size, extras)
