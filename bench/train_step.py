@@ -8,9 +8,10 @@ shoes_paper`` times ResNet-50 at 256 px (randomly initialised: timing needs no p
 
 The difference between VAL and the backbone alone is the measured cost of the composite transformers and the text
 encoder in training (forward + backward + Adam step); nothing here is quoted from the paper. On the CPU, VAL's
-self-attention runs on the C kernel (``valstudy/models/attention_native.c``) when the machine has a C compiler; the
-row "VAL (torch ops)" times the same model on the torch-operations kernel that runs without one, and the row "VAL
-(explicit)" on its explicit formulas (``set_fast_paths``): the costs before the fast paths, measured in the same run.
+self-attention runs on the C kernel (``valstudy/kernels/attention_native.c``; docs/kernels.md) when the machine has a
+C compiler; the row "VAL (torch ops)" times the same model on the torch-operations kernel that runs without one, and
+the row "VAL (explicit)" on its explicit formulas (``set_fast_paths``): the costs before the fast paths, measured in
+the same run.
 Like training, the benchmark keeps freed memory in the process (``valstudy.runtime.keep_freed_memory``).
 ``cpu_s`` is the process's CPU time per step (all its threads), which other processes on a shared machine disturb
 far less than the wall-clock ``median_s``.
@@ -35,7 +36,7 @@ from valstudy.models import build_model  # noqa: E402
 from valstudy.models.composite_transformer import set_fast_paths  # noqa: E402
 from valstudy.text import TextBatch  # noqa: E402
 from valstudy.device import pick_device  # noqa: E402
-from valstudy.models import attention_native  # noqa: E402
+from valstudy.kernels import attention_native  # noqa: E402
 from valstudy.runtime import keep_freed_memory  # noqa: E402
 
 

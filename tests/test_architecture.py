@@ -1,8 +1,9 @@
 """The architecture, read from the source (ast): no import cycle inside valstudy/, and layers that point one way.
 
-Layers, bottom to top (docs/architecture.md): errors, io -> config, device, runtime -> text, checkpoint -> data -> models,
-losses -> features, retrieval, metrics, flops -> evaluation, results -> training -> analysis, plotting, study,
-book -> cli. A module may import its own layer or any below it, never one above; imports inside functions count too.
+Layers, bottom to top (docs/architecture.md): errors, io -> config, device, runtime -> text, checkpoint -> data ->
+kernels -> models, losses -> features, retrieval, metrics, flops -> evaluation, results -> training -> analysis,
+plotting, study, book -> cli. A module may import its own layer or any below it, never one above; imports inside
+functions count too.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ LAYERS = [  # (layer, module prefixes); a module belongs to the layer of its lon
     ("config", ("valstudy.config", "valstudy.device", "valstudy.runtime")),
     ("text", ("valstudy.text", "valstudy.checkpoint")),
     ("data", ("valstudy.data",)),
+    ("kernels", ("valstudy.kernels",)),
     ("models", ("valstudy.models", "valstudy.losses")),
     ("features", ("valstudy.features", "valstudy.retrieval", "valstudy.metrics", "valstudy.flops",
                   "valstudy.valid_targets", "valstudy.reference_encoder")),
@@ -71,8 +73,10 @@ def layer(name: str) -> int:
 
 def test_the_graph_is_read():  # the test below would pass vacuously on an empty graph
     assert "valstudy.config" in GRAPH["valstudy.training.loop"]
+    assert "valstudy.kernels" in GRAPH["valstudy.models.composite_transformer"]
     assert "valstudy.data.base" in GRAPH["valstudy.data.fashioniq"]
-    assert "valstudy.evaluation" in GRAPH["valstudy.training.loop"]  # inside a method: counted too
+    assert "valstudy.evaluation" in GRAPH["valstudy.training.curves"]
+    assert "valstudy.simulate" in GRAPH["valstudy.widget"]  # inside a method: counted too
 
 
 def test_no_import_cycle():
@@ -100,12 +104,25 @@ def test_imports_point_down(name):
 
 
 def test_the_core_imports_nothing_of_training_evaluation_analysis_study_or_cli():
-    core = [n for n in MODULES if n.startswith(("valstudy.data", "valstudy.models")) or n in (
+    core = [n for n in MODULES if n.startswith(("valstudy.data", "valstudy.kernels", "valstudy.models")) or n in (
         "valstudy.retrieval", "valstudy.metrics", "valstudy.losses", "valstudy.features", "valstudy.config")]
     assert len(core) > 15
     for n in core:
         bad = sorted(m for m in GRAPH[n] if m.startswith(ABOVE_THE_CORE))
         assert not bad, f"{n} imports {', '.join(bad)}"
+
+
+def test_the_models_hold_no_kernel_code():
+    # valstudy/models/ reads as the paper: the speed kernels (autograd functions, the C library) live in
+    # valstudy/kernels/, reached through the package's own names.
+    for name in (n for n in MODULES if n.startswith("valstudy.models")):
+        deep = sorted(m for m in GRAPH[name] if m.startswith("valstudy.kernels."))
+        assert not deep, f"{name} imports kernel modules directly: {', '.join(deep)} (use valstudy.kernels)"
+        tree = ast.parse(MODULES[name].read_text())
+        functions = [c.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+                     and any(ast.unparse(b).endswith("autograd.Function") for b in c.bases)]
+        assert not functions, f"{name} defines autograd functions {functions}: kernels belong in valstudy/kernels"
+        assert "ctypes" not in {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
 
 
 def test_the_cli_uses_no_private_name():

@@ -1,4 +1,5 @@
-"""The C attention kernel (valstudy/models/attention_native.c) equals the torch-operations kernel and the formula."""
+"""The C attention kernel (valstudy/kernels/attention_native.c) equals the torch-operations kernel and the formula,
+alone and inside VAL; its build cache, its environment variables and its messages."""
 import math
 import os
 import shutil
@@ -6,9 +7,13 @@ import shutil
 import pytest
 import torch
 
-from valstudy.models import attention_kernels as ak
-from valstudy.models import attention_native as an
-from valstudy.models.composite_transformer import CompositeTransformer
+from valstudy import kernels
+from valstudy.config import ModelConfig
+from valstudy.kernels import attention_native as an
+from valstudy.kernels import attention_torch as at
+from valstudy.kernels import dropout_mask as dm
+from valstudy.models import VAL
+from valstudy.text import TextBatch
 
 needs_kernel = pytest.mark.skipif(an.library() is None, reason="no C compiler here: the C kernel is not built")
 
@@ -25,8 +30,8 @@ def _formula(q, k, v, p, seed):
     """softmax(Q^T K / sqrt(d)) * mask / keep, applied to V, in float64, with the mask of mask_bits."""
     b, heads, d, n = q.shape
     weights = torch.softmax(q.transpose(-1, -2) @ k / math.sqrt(d), dim=-1)  # (B, heads, n, n)
-    mask = ak.dropout_keep_mask(seed, 0, (b * heads, n, n), p).view_as(weights).to(q.dtype)
-    return v @ (weights * mask / ak.dropout_keep_probability(p)).transpose(-1, -2)  # (B, heads, d, n)
+    mask = dm.dropout_keep_mask(seed, 0, (b * heads, n, n), p).view_as(weights).to(q.dtype)
+    return v @ (weights * mask / dm.dropout_keep_probability(p)).transpose(-1, -2)  # (B, heads, d, n)
 
 
 @needs_kernel
@@ -38,7 +43,7 @@ def test_native_equals_the_torch_kernel_and_the_formula(shape, p):
     seed = (1 << 61) + 4242
     got = an.NativeDropoutAttention.apply(q, k, v, 1.0 / math.sqrt(d), p, seed)
     chunk = max(1, (1 << 19) // (shape[1] * n * n))
-    torch_kernel = ak._ChunkedDropoutAttention.apply(q / math.sqrt(d), k, v, p, seed, chunk, None)
+    torch_kernel = at._ChunkedDropoutAttention.apply(q / math.sqrt(d), k, v, p, seed, chunk, None)
     q64, k64, v64 = (t.detach().double().requires_grad_() for t in (q, k, v))
     ref = _formula(q64, k64, v64, p, seed)
     assert torch.allclose(got, torch_kernel, atol=2e-6, rtol=1e-5)
@@ -75,21 +80,44 @@ def test_results_do_not_depend_on_the_thread_count():
 
 
 @needs_kernel
-def test_the_model_routes_training_attention_to_the_kernel_with_the_same_function():
+def test_val_trains_the_same_with_and_without_the_c_kernel(monkeypatch):
+    # VAL in training, dropout on the attention weights: the C kernel and the torch-operations kernel (what runs
+    # without a C compiler) draw the same masks from the same seed, so the composite features and every gradient
+    # agree to rounding.
+    cfg = ModelConfig(small_width=8, image_size=32, word_dim=8, lstm_hidden=16, text_dim=16, attn_dropout=0.3,
+                      init_w_sa=0.7)
     torch.manual_seed(0)
-    ct = CompositeTransformer(16, 7, spatial_size=(8, 8), init_w_sa=0.7).train()
-    x, t = torch.randn(4, 16, 8, 8), torch.randn(4, 7)
-    outs = []
-    try:
-        for on in (True, False):
-            an.set_native(on)
-            torch.manual_seed(3)
-            out = ct(x, t)
-            outs.append((out, torch.autograd.grad(out.square().sum(), ct.sa.f_q.weight)[0]))
-    finally:
-        an.set_native(True)
-    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-5)
-    assert torch.allclose(outs[0][1], outs[1][1], atol=1e-4, rtol=1e-4)
+    model = VAL(cfg, vocab_size=20).train()
+    g = torch.Generator().manual_seed(1)
+    images = torch.rand(4, 3, 32, 32, generator=g) * 2 - 1
+    texts = TextBatch(torch.randint(1, 20, (4, 5), generator=g), torch.tensor([5, 3, 1, 4]))
+    names, params = zip(*[(n, p) for n, p in model.named_parameters() if p.requires_grad])
+    torch_kernel_calls = []
+    chunked = kernels.chunked_attention
+    monkeypatch.setattr(kernels, "chunked_attention", lambda *a: torch_kernel_calls.append(1) or chunked(*a))
+
+    def step(native: bool, seed: int = 3):
+        an.set_native(native)
+        try:
+            torch.manual_seed(seed)  # the same dropout draws (text encoder, attention masks) for both kernels
+            feats = model.encode_query(images, texts)  # [(B, c_l)] x 3
+            loss = sum((f * torch.linspace(-1, 1, f.numel()).view_as(f)).sum() for f in feats)
+            return [f.detach() for f in feats], torch.autograd.grad(loss, params)
+        finally:
+            an.set_native(True)
+
+    native_feats, native_grads = step(True)
+    assert not torch_kernel_calls  # every level's self-attention ran in C
+    torch_feats, torch_grads = step(False)
+    assert len(torch_kernel_calls) == len(model.levels)  # ... and here on torch operations
+    for a, b in zip(native_feats, torch_feats):
+        assert torch.allclose(a, b, atol=1e-5)
+    for name, a, b in zip(names, native_grads, torch_grads):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-3), (name, (a - b).abs().max())
+    assert all(a.abs().sum() > 0 for n, a in zip(names, native_grads) if n.endswith("sa.f_q.weight"))
+    # the masks matter: another seed draws other ones, so the comparison above compares the same masks
+    other_feats, _ = step(True, seed=4)
+    assert not all(torch.allclose(a, b, atol=1e-5) for a, b in zip(native_feats, other_feats))
 
 
 @pytest.fixture
@@ -110,7 +138,7 @@ def test_without_a_compiler_the_torch_kernel_runs_and_says_so(fresh_library, mon
         assert an.library() is None
     q, k, v = _qkv((2, 2, 4, 9), dtype=torch.float32)
     torch.manual_seed(0)
-    out = ak.attention(q, k, v, dropout_p=0.2)  # the torch-operations kernel
+    out = kernels.attention(q, k, v, 0.2, True)  # the torch-operations kernel
     torch.manual_seed(0)
     seed = int(torch.randint(0, 1 << 62, ()))
     ref = _formula(q.double(), k.double(), v.double(), 0.2, seed)

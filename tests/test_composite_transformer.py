@@ -16,7 +16,7 @@ def _n(module):
 @pytest.mark.parametrize("hw", [(4, 4), (5, 3), (1, 1)])
 def test_spatial_kernel_is_the_whole_map_and_keeps_size(hw):
     h, w = hw
-    ja = JointAttentionStream(6, (h, w))
+    ja = JointAttentionStream(6, (h, w), gate_bn_relu=False)
     assert tuple(ja.f_sp.weight.shape) == (1, 1, h, w)
     x, v = torch.randn(2, 6, h, w), torch.randn(2, 6, h, w)
     _, ch, sp = ja(x, v, return_attention=True)
@@ -27,7 +27,7 @@ def test_spatial_padding_is_tf_same():
     # TF "same" for a k x k kernel at stride 1 pads (k-1)//2 before and the rest after: output (i, j) sums the
     # window rows i-(kh-1)//2 .. i-(kh-1)//2+kh-1 (likewise columns). Naive reference with an all-ones kernel.
     h, w = 4, 5
-    ja = JointAttentionStream(3, (h, w))
+    ja = JointAttentionStream(3, (h, w), gate_bn_relu=False)
     with torch.no_grad():
         ja.f_sp.weight.fill_(1.0)
         ja.f_sp.bias.zero_()
@@ -44,7 +44,7 @@ def test_spatial_padding_is_tf_same():
 
 
 def test_attention_maps_in_unit_interval_with_shapes():
-    ct = CompositeTransformer(8, text_dim=5, spatial_size=(4, 3)).eval()
+    ct = CompositeTransformer(8, 5, 2, (4, 3)).eval()
     x, t = torch.randn(2, 8, 4, 3) * 3, torch.randn(2, 5) * 3
     out, attn = ct(x, t, return_attention=True)
     assert out.shape == (2, 8, 4, 3)
@@ -56,16 +56,16 @@ def test_attention_maps_in_unit_interval_with_shapes():
 
 
 def test_stream_weights_start_at_authors_values():
-    ct = CompositeTransformer(4, text_dim=3, spatial_size=(2, 2))
+    ct = CompositeTransformer(4, 3, 2, (2, 2))
     assert ct.w_ja.item() == 1.0 and ct.w_sa.item() == 0.0
     assert ct.w_ja.requires_grad and ct.w_sa.requires_grad
-    ct2 = CompositeTransformer(4, text_dim=3, spatial_size=(2, 2), init_w_ja=0.0, init_w_sa=1.0)
+    ct2 = CompositeTransformer(4, 3, 2, (2, 2), init_w_ja=0.0, init_w_sa=1.0)
     assert ct2.w_ja.item() == 0.0 and ct2.w_sa.item() == 1.0
 
 
 def test_joint_attention_gates_original_features():
     # with w_sa = 0 (the authors' init) the output is sigmoid(ch) * sigmoid(sp) * X, X the image map (not V)
-    ct = CompositeTransformer(6, text_dim=4, spatial_size=(3, 3)).eval()
+    ct = CompositeTransformer(6, 4, 2, (3, 3)).eval()
     x, t = torch.randn(2, 6, 3, 3), torch.randn(2, 4)
     out, attn = ct(x, t, return_attention=True)
     ref = attn["channel"][:, :, None, None] * attn["spatial"] * x
@@ -106,8 +106,8 @@ def test_attention_dropout_only_in_training():
 
 
 def test_ablation_without_sa_removes_exactly_its_stream():
-    full = CompositeTransformer(8, 5, spatial_size=(3, 3))
-    no_sa = CompositeTransformer(8, 5, spatial_size=(3, 3), use_sa=False)
+    full = CompositeTransformer(8, 5, 2, (3, 3))
+    no_sa = CompositeTransformer(8, 5, 2, (3, 3), use_sa=False)
     assert no_sa.sa is None and no_sa.w_sa is None and no_sa.ja is not None
     assert _n(full) - _n(no_sa) == _n(full.sa) + 1  # the SA stream and its weight w_sa
     _, attn = no_sa.eval()(torch.randn(2, 8, 3, 3), torch.randn(2, 5), return_attention=True)
@@ -115,8 +115,8 @@ def test_ablation_without_sa_removes_exactly_its_stream():
 
 
 def test_ablation_without_ja_removes_exactly_its_stream():
-    full = CompositeTransformer(8, 5, spatial_size=(3, 3))
-    no_ja = CompositeTransformer(8, 5, spatial_size=(3, 3), use_ja=False)
+    full = CompositeTransformer(8, 5, 2, (3, 3))
+    no_ja = CompositeTransformer(8, 5, 2, (3, 3), use_ja=False)
     assert no_ja.ja is None and no_ja.w_ja is None and no_ja.sa is not None
     assert _n(full) - _n(no_ja) == _n(full.ja) + 1
     x, t = torch.randn(2, 8, 3, 3), torch.randn(2, 5)
@@ -124,11 +124,11 @@ def test_ablation_without_ja_removes_exactly_its_stream():
     assert set(attn) == {"self", "w_sa"}
     assert torch.allclose(out, no_ja.w_sa * no_ja.sa(no_ja.composite(x, t)))
     with pytest.raises(ValstudyError, match="at least one stream"):
-        CompositeTransformer(8, 5, use_sa=False, use_ja=False)
+        CompositeTransformer(8, 5, 2, (3, 3), use_sa=False, use_ja=False)
 
 
 def test_gate_bn_relu_option_gives_gates_of_at_least_half():
-    ct = CompositeTransformer(6, 4, spatial_size=(3, 3), gate_bn_relu=True)
+    ct = CompositeTransformer(6, 4, 2, (3, 3), gate_bn_relu=True)
     _, attn = ct(torch.randn(4, 6, 3, 3), torch.randn(4, 4), return_attention=True)
     assert attn["spatial"].min() >= 0.5 and attn["channel"].min() >= 0.5
     assert attn["spatial"].max() < 1 and attn["channel"].max() < 1

@@ -160,16 +160,21 @@ def test_results_json_from_another_version_names_it_and_what_is_missing(run_copy
 
 
 # ------------------------------------------------------------------------------------------ resume
-def test_resume_tolerates_a_torn_final_metrics_line(shoes, tmp_path, capsys):
+def test_resume_drops_a_torn_final_metrics_line_and_says_so(shoes, tmp_path, capsys):
     run_dir = tmp_path / "run"
     cfg = get_config("shoes_synth", sets(shoes, steps=8))
     Run(cfg, run_dir, progress=False).fit(stop_after=5)       # checkpoint at step 4, "killed" after step 5
+    torn = '{"step": 6, "phase": "lv'
     with open(run_dir / "metrics.jsonl", "a") as f:
-        f.write('{"step": 6, "phase": "lv')                      # killed during the write of step 6
-    assert cli(capsys, "train", "--config", "shoes_synth", "--quiet", "--no-eval", "--run-dir", run_dir,
-               "--set", *sets(shoes, steps=8))[0] == 0
+        f.write(torn)                                         # killed during the write of step 6
+    rc, _, err = cli(capsys, "train", "--config", "shoes_synth", "--quiet", "--no-eval", "--run-dir", run_dir,
+                     "--set", *sets(shoes, steps=8))
+    assert rc == 0
     steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 9))
+    said = [line for line in err.splitlines() if "torn" in line]    # one line naming the file, the line, the bytes
+    assert said == [f"valstudy: {run_dir / 'metrics.jsonl'}:6: dropped a torn final line ({len(torn)} bytes; no "
+                    "newline, not JSON): the run stopped while writing it, after its last checkpoint (step 4)"], err
 
 
 def test_a_malformed_metrics_line_before_the_last_is_named(shoes, tmp_path, capsys):

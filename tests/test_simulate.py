@@ -132,3 +132,21 @@ def test_search_widget_turns_clicks_and_log(tiny_run, tmp_path):
     assert lines[2]["reference"] == chosen and lines[2]["text"] == "has a higher heel"
     w.random_query()
     assert w.session != session and w.turn == 0
+
+
+def test_search_state_runs_turns_and_logs_without_a_view(tiny_run, tmp_path):
+    from valstudy.widget import SearchState
+
+    engine = SearchEngine.from_run(tiny_run, device="cpu")
+    log = tmp_path / "log.jsonl"
+    state = SearchState(engine, k=len(engine.gallery) - 1, log_path=log, seed=3)  # every image but the reference
+    q = state.pick_query()
+    assert SearchState(engine, 4, None, seed=3).pick_query() == q  # the seed picks the query
+    state.start(q.reference, q.target)
+    shown, maps, rank = state.search(q.text)
+    assert state.turn == 1 and shown == state.shown and q.reference not in shown and q.target in shown
+    assert rank == shown.index(q.target) + 1 and set(maps["spatial"]) == {"low", "mid", "high"}
+    assert state.click(2) == shown[1] == state.reference
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [x["event"] for x in lines] == ["search", "click"] and lines[0]["target_rank"] == rank
+    assert {x["session"] for x in lines} == {state.session} and lines[1]["rank"] == 2

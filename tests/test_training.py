@@ -216,7 +216,7 @@ def test_ema_warmup_is_an_option(warmup, kept):
 
 def test_paper_configs_spare_qkv_and_depthwise_from_weight_decay_and_set_the_codes_batchnorm():
     from valstudy.models import build_model
-    from valstudy.training.loop import _param_groups
+    from valstudy.training.state import param_groups
 
     for name, momentum, eps in (("fashion200k_paper", 3e-4, 1e-3), ("shoes_paper", 3e-3, 1e-5)):
         cfg = get_config(name, {"model.pretrained": False, "model.word_dim": 8, "model.lstm_hidden": 8,
@@ -224,11 +224,11 @@ def test_paper_configs_spare_qkv_and_depthwise_from_weight_decay_and_set_the_cod
         assert cfg.weight_decay_scope == "code"
         model = build_model(cfg.model, 10)
         names = {id(p): n for n, p in model.named_parameters()}
-        decayed, _ = _param_groups(model, cfg.weight_decay, cfg.weight_decay_scope)
+        decayed, _ = param_groups(model, cfg.weight_decay, cfg.weight_decay_scope)
         spared = [n for n, p in model.named_parameters() if n.endswith(("f_q.weight", "f_k.weight", "f_v.weight",
                                                                          "conv_dw.weight"))]
         assert spared and not {names[id(p)] for p in decayed["params"]} & set(spared)
-        everything, _ = _param_groups(model, cfg.weight_decay, "all")   # the synthetic configurations' rule
+        everything, _ = param_groups(model, cfg.weight_decay, "all")   # the synthetic configurations' rule
         assert set(spared) <= {names[id(p)] for p in everything["params"]}
         bns = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
         assert bns and all(m.momentum == momentum and m.eps == eps for m in bns)
@@ -239,3 +239,24 @@ def test_paper_configs_spare_qkv_and_depthwise_from_weight_decay_and_set_the_cod
 def test_optional_numbers_parse_from_the_command_line():
     cfg = get_config("shoes_synth", ["model.bn_momentum=0.003", "model.bn_eps=none"])
     assert cfg.model.bn_momentum == 0.003 and cfg.model.bn_eps is None
+
+
+@pytest.mark.parametrize("tail, why", [('{"step": 6, "phase": "lv', "no newline, not JSON"),
+                                       ('{"step": 6, "phase": "lvv"}', "no newline"),
+                                       ('{"step": 6, "pha\x00\x00\n', "not JSON"),
+                                       ('{"step": 6, "phase": "lvv"}\n', None)])
+def test_resumed_metrics_keep_the_checkpoints_lines_and_name_a_torn_one(tmp_path, capsys, tail, why):
+    from valstudy.training.folder import RunFolder
+
+    folder = RunFolder(tmp_path)
+    lines = [json.dumps({"step": s, "loss": 1.0 / s}) for s in range(1, 6)]
+    folder.metrics.write_text("\n".join(lines) + "\n" + tail)
+    folder.keep_metrics_up_to(4)
+    assert folder.metrics.read_text() == "\n".join(lines[:4]) + "\n"
+    said = capsys.readouterr().err.splitlines()
+    if why is None:  # a whole last line is dropped as any line after the checkpoint is: nothing to say
+        assert said == []
+    else:
+        size = len(tail.rstrip("\n").encode())
+        assert said == [f"valstudy: {folder.metrics}:6: dropped a torn final line ({size} bytes; {why}): the run "
+                        "stopped while writing it, after its last checkpoint (step 4)"]

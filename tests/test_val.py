@@ -124,7 +124,7 @@ def test_baseline_semantics():
 
 def test_text_encoder_max_over_time_with_padding_zeros():
     torch.manual_seed(0)
-    enc = TextEncoder(V, word_dim=6, hidden=5, out_dim=4).eval()
+    enc = TextEncoder(V, word_dim=6, hidden=5, out_dim=4, dropout=0.1).eval()
     tokens = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]])
     texts = TextBatch(tokens, torch.tensor([4, 2]))
     out = enc(texts)
@@ -143,7 +143,7 @@ def test_text_encoder_glove_embedding_is_trainable_copy():
     emb = model.text_encoder.embedding
     assert emb.weight.shape == (V, 300) and emb.weight.requires_grad and torch.equal(emb.weight.data, glove)
     with pytest.raises(ValstudyError, match="GloVe"):
-        TextEncoder(V, glove=torch.randn(V + 1, 300))
+        TextEncoder(V, 6, 5, 4, 0.1, glove=torch.randn(V + 1, 300))
 
 
 def test_val_resnet50_256px_forward_backward_cpu():
@@ -159,3 +159,21 @@ def test_val_resnet50_256px_forward_backward_cpu():
     loss.backward()
     assert model.transformers["high"].w_ja.grad is not None
     print(f"VAL ResNet-50 256 px batch 2 forward+backward: {time.perf_counter() - start:.1f} s")  # ~1.5-3 s on CPU
+
+
+def test_model_constructors_take_their_sizes_from_the_configuration():
+    # Every default once: a model constructor's numeric argument is required, or defaults to ModelConfig's field;
+    # never a second literal beside valstudy/config/types.py.
+    import ast
+    from pathlib import Path
+
+    import valstudy.models
+
+    found = []
+    for path in sorted(Path(valstudy.models.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+                defaults = node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
+                found += [f"{path.name}:{d.lineno}" for d in defaults if isinstance(d, ast.Constant)
+                          and isinstance(d.value, (int, float)) and not isinstance(d.value, bool)]
+    assert not found, f"numeric literal defaults in model constructors: {found}"

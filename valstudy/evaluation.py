@@ -31,9 +31,9 @@ from .valid_targets import ValidTargets
 from .versions import stamp, written_by
 
 # Bump when evaluation changes what a run's results.json holds (protocols, features, scoring): the study then
-# re-evaluates finished runs (their weights are unchanged) instead of reusing their results.
-EVALUATION_VERSION = 3  # 2: FashionIQ official protocol as the start kit (candidate kept, <and> joiner);
-#                         3: valid@K, precision@K, refsim@K, by_style (docs/valid_targets.md)
+# re-evaluates finished runs (their weights are unchanged) instead of reusing their results. What each version
+# changed is in the commit log.
+EVALUATION_VERSION = 3
 KS = {"fashion200k": (1, 10, 50), "shoes": (1, 10, 50), "fashioniq": (10, 50)}
 
 

@@ -15,6 +15,7 @@ Every search and every click is appended to ``log_path`` as one JSON line:
   the next turn.
 
 A new start (another reference or a random query) opens a new session id. ``time`` is UTC ISO 8601.
+:class:`SearchState` holds the turns and the log without a view; :class:`SearchWidget` is its ipywidgets view.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from PIL import Image
 
 from .search import SearchEngine
 
-__all__ = ["SearchWidget", "heat_overlay"]
+__all__ = ["SearchState", "SearchWidget", "heat_overlay"]
 
 TILE = 112  # pixels per image tile
 
@@ -50,8 +51,73 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.
     return out.clip(0, 255).astype(np.uint8)
 
 
+class SearchState:
+    """A search over a run's gallery, turn by turn, and its log: the app's state, without a view.
+
+    Parameters
+    ----------
+    engine : SearchEngine
+    k : int
+        Results per turn.
+    log_path : str or Path, optional
+        JSON-lines log (appended); None keeps no log.
+    seed : int
+        Seed of :meth:`pick_query`.
+    """
+
+    def __init__(self, engine: SearchEngine, k: int, log_path: str | Path | None, seed: int):
+        self.engine, self.k = engine, k
+        self.log_path = Path(log_path) if log_path else None
+        self.rng = np.random.default_rng(seed)
+        self.queries = list(engine.split.queries)
+        self.reference: str = self.queries[0].reference if self.queries else engine.gallery[0]
+        self.target: str | None = None
+        self.session, self.turn, self.shown = "", 0, []
+        self.last_seconds = 0.0
+
+    def start(self, reference: str, target: str | None) -> None:
+        """A new session at ``reference`` (``target``: the image sought, when known)."""
+        self.session = uuid.uuid4().hex[:12]
+        self.turn, self.target, self.reference = 0, target, reference
+
+    def pick_query(self):
+        """A random test query (its reference, target and caption), drawn from the seeded generator."""
+        return self.queries[int(self.rng.integers(len(self.queries)))]
+
+    def search(self, text: str) -> tuple[list[str], dict, int | None]:
+        """One turn for (reference, ``text``): the top K keys, the engine's attention maps and the target's rank
+        among them (None when unknown or not shown); logged."""
+        t0 = time.perf_counter()
+        row, maps = self.engine.query(self.reference, text, k=self.k)
+        self.last_seconds = time.perf_counter() - t0
+        self.turn += 1
+        self.shown = [self.engine.gallery[j] for j in row]
+        target_rank = self.shown.index(self.target) + 1 if self.target in self.shown else None
+        self.log({"event": "search", "reference": self.reference, "text": text, "target": self.target,
+                  "shown": self.shown, "target_rank": target_rank, "seconds": round(self.last_seconds, 4)})
+        return self.shown, maps, target_rank
+
+    def click(self, rank: int) -> str:
+        """Choose the result at ``rank`` (1-based): logged, and the reference of the next turn."""
+        key = self.shown[rank - 1]
+        self.log({"event": "click", "click": key, "rank": rank})
+        self.reference = key
+        return key
+
+    def log(self, record: dict) -> None:
+        """Append ``record`` with the session, the turn and the time to the log (when there is one)."""
+        if self.log_path is None:
+            return
+        line = json.dumps({"session": self.session, "turn": self.turn,
+                           "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **record})
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
 class SearchWidget:
-    """The app; ``.widget`` is the ipywidgets tree (the object displays itself in a notebook).
+    """The app; ``.widget`` is the ipywidgets tree (the object displays itself in a notebook), ``.state`` the
+    :class:`SearchState` it shows (its reference, target, session, turn, shown, last_seconds are read through).
 
     Parameters
     ----------
@@ -67,15 +133,7 @@ class SearchWidget:
     def __init__(self, engine: SearchEngine, k: int = 8, log_path: str | Path | None = None, seed: int = 0):
         import ipywidgets as W
 
-        self.engine, self.k = engine, k
-        self.log_path = Path(log_path) if log_path else None
-        self.rng = np.random.default_rng(seed)
-        self.queries = list(engine.split.queries)
-        self.reference: str = self.queries[0].reference if self.queries else engine.gallery[0]
-        self.target: str | None = None
-        self.session, self.turn, self.shown = "", 0, []
-        self.last_seconds = 0.0
-
+        self.state = SearchState(engine, k, log_path, seed)
         self.picker = W.Dropdown(options=engine.gallery, value=self.reference if self.reference in engine.index
                                  else engine.gallery[0], description="reference", layout=W.Layout(width="360px"))
         self.random_button = W.Button(description="Random query", icon="random")
@@ -113,12 +171,22 @@ class SearchWidget:
 
         display(self.widget)
 
+    # the state, read through the app
+    engine = property(lambda self: self.state.engine)
+    k = property(lambda self: self.state.k)
+    queries = property(lambda self: self.state.queries)
+    reference = property(lambda self: self.state.reference)
+    target = property(lambda self: self.state.target)
+    session = property(lambda self: self.state.session)
+    turn = property(lambda self: self.state.turn)
+    shown = property(lambda self: self.state.shown)
+    last_seconds = property(lambda self: self.state.last_seconds)
+
     # ---------------------------------------------------------------- actions
     def start(self, reference: str, target: str | None) -> None:
         """Begin a new session at ``reference`` (``target``: the image sought, when known)."""
-        self.session = uuid.uuid4().hex[:12]
-        self.turn, self.target = 0, target
-        self._set_reference(reference)
+        self.state.start(reference, target)
+        self._show_reference()
         self.target_image.value = _png(self.engine.image(target)) if target else b""
         self.target_label.value = "<b>target</b> (marked green below)" if target else "<b>target</b>: unknown"
         self.results.children, self.attention.children = (), ()
@@ -126,7 +194,7 @@ class SearchWidget:
 
     def random_query(self) -> None:
         """Start from a random test query: its reference, its target and its caption as a hint."""
-        q = self.queries[int(self.rng.integers(len(self.queries)))]
+        q = self.state.pick_query()
         self.start(q.reference, q.target)
         self.text.placeholder = f"e.g. {q.text}"
 
@@ -138,14 +206,9 @@ class SearchWidget:
         if not text:
             self.status.value = "<span style='color:#b00'>type a caption first</span>"
             return []
-        t0 = time.perf_counter()
-        row, maps = self.engine.query(self.reference, text, k=self.k)
-        self.last_seconds = time.perf_counter() - t0
-        self.turn += 1
-        self.shown = [self.engine.gallery[j] for j in row]
-        target_rank = self.shown.index(self.target) + 1 if self.target in self.shown else None
+        shown, maps, target_rank = self.state.search(text)
         tiles = []
-        for rank, key in enumerate(self.shown, 1):
+        for rank, key in enumerate(shown, 1):
             hit = key == self.target
             img = W.Image(value=_png(self.engine.image(key)), format="png",
                           layout=W.Layout(border="4px solid #2a2" if hit else "4px solid transparent"))
@@ -161,17 +224,14 @@ class SearchWidget:
                                    for lv, m in spatial.items()] or [W.HTML("this model has no attention maps")]
         where = "" if self.target is None else (f", target at rank {target_rank}" if target_rank else
                                                 f", target not in the top {self.k}")
-        self.status.value = (f"session {self.session}, turn {self.turn}: {len(self.shown)} results in "
+        self.status.value = (f"session {self.session}, turn {self.turn}: {len(shown)} results in "
                              f"{self.last_seconds:.2f} s{where}")
-        self._log({"event": "search", "reference": self.reference, "text": text, "target": self.target,
-                   "shown": self.shown, "target_rank": target_rank, "seconds": round(self.last_seconds, 4)})
-        return self.shown
+        return shown
 
     def click(self, rank: int) -> str:
         """Choose the result at ``rank`` (1-based): log it and make it the reference of the next turn."""
-        key = self.shown[rank - 1]
-        self._log({"event": "click", "click": key, "rank": rank})
-        self._set_reference(key)
+        key = self.state.click(rank)
+        self._show_reference()
         self.text.value = ""
         self.status.value = (f"session {self.session}: turn {self.turn} chose #{rank}; it is the new reference, "
                              f"type the next change")
@@ -213,20 +273,11 @@ class SearchWidget:
         if change["new"] != self.reference:
             self.start(change["new"], None)
 
-    def _set_reference(self, key: str) -> None:
-        self.reference = key
+    def _show_reference(self) -> None:
+        key = self.reference
         self.ref_image.value = _png(self.engine.image(key))
         self.ref_label.value = f"<b>reference</b> {key}"
         if key in self.engine.index and self.picker.value != key:
             self.picker.unobserve(self._picked, names="value")
             self.picker.value = key
             self.picker.observe(self._picked, names="value")
-
-    def _log(self, record: dict) -> None:
-        if self.log_path is None:
-            return
-        line = json.dumps({"session": self.session, "turn": self.turn,
-                           "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **record})
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "a", encoding="utf-8") as f:
-            f.write(line + "\n")

@@ -20,7 +20,7 @@ small (W = small_width), 64           Wx16x16       2Wx8x8        4Wx4x4
 
 ``paper_shapes`` moves torchvision's strides to where TF-slim ResNet-v2 puts them (the *last* unit of stages 1-3,
 stride 1 in stage 4); the weights are unchanged because a stride owns no parameter. The default keeps torchvision's
-strides (larger low/mid maps, 4x and 4x the attention cost at those levels).
+strides (low and mid maps with 4x the positions, so 16x the self-attention weights, at those levels).
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..config import ModelConfig
 from ..errors import MissingResourceError, ValstudyError
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -74,7 +75,7 @@ def _strict_load(module: nn.Module, state: dict, path, what: str) -> None:
 class _Subsample(nn.Module):
     """TF-slim ``resnet_utils.subsample``: the identity shortcut of a strided unit keeps every other position."""
 
-    def __init__(self, stride: int = 2):
+    def __init__(self, stride: int):
         super().__init__()
         self.stride = stride
 
@@ -99,8 +100,8 @@ class ResNet50Backbone(nn.Module):
         (``block2_postnorm``, ``block3_postnorm`` in ``nets/resnet_v2_ml.py``). They only feed the taps.
     """
 
-    def __init__(self, pretrained: bool = False, weights_path: str | None = None, paper_shapes: bool = False,
-                 tap_norm: bool = True):
+    def __init__(self, pretrained: bool = ModelConfig.pretrained, weights_path: str | None = ModelConfig.weights_path,
+                 paper_shapes: bool = ModelConfig.paper_shapes, tap_norm: bool = True):
         super().__init__()
         import torchvision
 
@@ -186,8 +187,8 @@ class MobileNetV1Backbone(nn.Module):
     with ReLU, so ReLU is the default activation; ``act=nn.ReLU6`` gives TF-slim's.
     """
 
-    def __init__(self, weights_path: str | None = None, pretrained: bool = False,
-                 taps: tuple[int, int, int] = (6, 11, 13), act: type[nn.Module] = nn.ReLU):
+    def __init__(self, weights_path: str | None = ModelConfig.weights_path, pretrained: bool = ModelConfig.pretrained,
+                 taps: tuple[int, int, int] = ModelConfig.mobilenet_taps, act: type[nn.Module] = nn.ReLU):
         super().__init__()
         if len(taps) != 3 or list(taps) != sorted(set(taps)) or not 1 <= taps[0] <= taps[-1] <= 13:
             raise ValstudyError(f"MobileNet-v1 taps must be three increasing block numbers in 1..13, got {taps}")
@@ -244,7 +245,7 @@ class SmallBackbone(nn.Module):
     initialisation (there are no pretrained weights for it, and none are pretended).
     """
 
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int):
         super().__init__()
         w = width
         c0 = max(w // 2, 8)

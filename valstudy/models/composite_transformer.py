@@ -2,6 +2,8 @@
 
 The supplementary's Table 1; the authors' code is ``nets/attention.py``.
 Inputs: image map X (B, c, h, w) and text feature t (B, text_dim). Output: w_ja * A_ja + w_sa * A_sa (B, c, h, w).
+The modules compute their formulas with :mod:`valstudy.kernels` (docs/kernels.md); :func:`set_fast_paths` (False)
+switches them to the formulas step by step, the same function (tests/test_fast_paths.py).
 """
 from __future__ import annotations
 
@@ -11,22 +13,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import ModelConfig
 from ..errors import ValstudyError
-from .attention_kernels import AttentionStore, attention, map_conv, map_conv_matrix
+from ..kernels import attention, map_conv, map_conv_matrix, pointwise
 
 
 def _conv1x1_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
-
-
-def pointwise(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """A bias-free 1x1 convolution as one product: x (B, c_in, h, w), weight (c_out, c_in[, 1, 1]) -> (B, c_out, h, w).
-
-    The same map as ``F.conv2d(x, weight)``; on the CPU, at these maps' few channels, a third of its cost in training.
-    """
-    b, c, h, w = x.shape
-    out = torch.einsum("oc,bcn->bon", weight.reshape(weight.shape[0], c), x.reshape(b, c, h * w))  # (B, c_out, hw)
-    return out.view(b, -1, h, w)
 
 
 def _conv1x1_bn_relu_fast(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
@@ -72,7 +65,7 @@ class SelfAttentionStream(nn.Module):
 
     fast = True  # False: the explicit formula (set_fast_paths)
 
-    def __init__(self, c: int, num_heads: int = 2, attn_dropout: float = 0.1):
+    def __init__(self, c: int, num_heads: int, attn_dropout: float):
         super().__init__()
         if c % num_heads:
             raise ValstudyError(f"self-attention: {c} channels do not split into {num_heads} heads")
@@ -82,7 +75,6 @@ class SelfAttentionStream(nn.Module):
         self.f_v = nn.Conv2d(c, c, 1, groups=num_heads, bias=False)
         self.attn_dropout = nn.Dropout(attn_dropout)
         self.f_sa = _conv1x1_bn_relu(c, c)
-        self.store = AttentionStore()  # the CPU kernel's weights and masks between forward and backward
 
     def forward(self, v: torch.Tensor, return_attention: bool = False):
         """A_sa (B, c, h, w); with ``return_attention`` also the weights (B, heads, hw, hw) by :meth:`explicit`."""
@@ -91,13 +83,12 @@ class SelfAttentionStream(nn.Module):
         b, c, h, w = v.shape
         heads, d = self.num_heads, self.head_dim
         # F_Q, F_K, F_V as one batched product: head g's (3d, d) matrix maps its d channels to its [q; k; v]
-        # (the grouped 1x1 conv's map; a matmul costs a quarter of the grouped conv on the CPU).
+        # (the grouped 1x1 conv's map, computed as a matrix product).
         weight = torch.stack([f.weight.view(heads, d, d) for f in (self.f_q, self.f_k, self.f_v)], dim=1)
         qkv = torch.matmul(weight.view(heads, 3 * d, d), v.view(b, heads, d, h * w))  # (B, heads, 3d, hw)
         qkv = qkv.view(b, heads, 3, d, h * w)  # (B, heads, [q k v], c-bar, hw): channel layout, no transposes
-        p = self.attn_dropout.p if self.training else 0.0
         q, k, val = qkv.unbind(2)  # each (B, heads, c-bar, hw)
-        out = attention(q, k, val, dropout_p=p, store=self.store)  # (B, heads, c-bar, hw)
+        out = attention(q, k, val, self.attn_dropout.p, self.training)  # (B, heads, c-bar, hw)
         return _conv1x1_bn_relu_fast(self.f_sa, out.reshape(b, c, h, w))  # concatenate the heads, F_sa: (B, c, h, w)
 
     def explicit(self, v: torch.Tensor, return_attention: bool = False):
@@ -125,12 +116,12 @@ class JointAttentionStream(nn.Module):
     A_ja = sigmoid(ch) * sigmoid(sp) * X (yanbeic/VAL `nets/attention.py`: the gate multiplies X, not V).
 
     ``gate_bn_relu=True`` reproduces the authors' code, whose slim convs put BN + ReLU before each sigmoid (so the
-    gates lie in [0.5, 1)); the default follows the paper (conv with bias, then sigmoid).
+    gates lie in [0.5, 1)); False follows the paper (conv with bias, then sigmoid).
     """
 
     fast = True  # False: the h x w convolution itself (set_fast_paths)
 
-    def __init__(self, c: int, spatial_size: tuple[int, int], gate_bn_relu: bool = False):
+    def __init__(self, c: int, spatial_size: tuple[int, int], gate_bn_relu: bool):
         super().__init__()
         self.kernel = tuple(int(s) for s in spatial_size)
         kh, kw = self.kernel
@@ -142,7 +133,7 @@ class JointAttentionStream(nn.Module):
         else:
             self.f_ch = nn.Conv2d(c, c, 1)
             self.f_sp = nn.Conv2d(1, 1, self.kernel)
-        # F_sp on an h x w map as one (hw, hw) matrix product (same map; see attention_kernels.map_conv_matrix).
+        # F_sp on an h x w map as one (hw, hw) matrix product (the same map; valstudy.kernels.map_conv_matrix).
         self.register_buffer("sp_index", map_conv_matrix(self.kernel, self.kernel, self.padding), persistent=False)
 
     def spatial_conv(self, m: torch.Tensor) -> torch.Tensor:
@@ -179,23 +170,26 @@ class CompositeTransformer(nn.Module):
         Size of the text feature t.
     num_heads : int
         Self-attention heads (the supplementary: 2).
-    use_sa, use_ja : bool
-        Keep the self-attention / joint-attention stream. The ablations "w/o SA" and "w/o JA" remove exactly that
-        stream, its parameters and its weight.
     spatial_size : (int, int)
         (h, w) of this level's map: the spatial-attention kernel covers the whole map. Another input size still
         runs (the "same" padding keeps the output h x w), but the kernel then no longer covers exactly the map.
+    use_sa, use_ja : bool
+        Keep the self-attention / joint-attention stream. The ablations "w/o SA" and "w/o JA" remove exactly that
+        stream, its parameters and its weight.
     attn_dropout : float
         Dropout on the self-attention weights during training.
     init_w_ja, init_w_sa : float
         Initial values of the learnable stream weights (authors' code: 1 and 0).
     gate_bn_relu : bool
         The code's BN + ReLU before the JA sigmoids (off: follow the paper).
+
+    The keyword arguments default to :class:`~valstudy.config.ModelConfig`'s values.
     """
 
-    def __init__(self, c: int, text_dim: int = 512, num_heads: int = 2, use_sa: bool = True, use_ja: bool = True,
-                 spatial_size: tuple[int, int] = (8, 8), attn_dropout: float = 0.1, init_w_ja: float = 1.0,
-                 init_w_sa: float = 0.0, gate_bn_relu: bool = False):
+    def __init__(self, c: int, text_dim: int, num_heads: int, spatial_size: tuple[int, int], *,
+                 use_sa: bool = ModelConfig.use_sa, use_ja: bool = ModelConfig.use_ja,
+                 attn_dropout: float = ModelConfig.attn_dropout, init_w_ja: float = ModelConfig.init_w_ja,
+                 init_w_sa: float = ModelConfig.init_w_sa, gate_bn_relu: bool = ModelConfig.gate_bn_relu):
         super().__init__()
         if not (use_sa or use_ja):
             raise ValstudyError("CompositeTransformer: use_sa and use_ja are both False; keep at least one stream")
@@ -217,7 +211,7 @@ class CompositeTransformer(nn.Module):
             if return_attention:  # the explicit formula, which materialises the weights
                 a_sa, self_attn = self.sa(v, return_attention=True)  # (B, c, h, w), (B, heads, hw, hw)
                 attn.update(self=self_attn, w_sa=float(self.w_sa.detach()))
-            else:  # the fused path (attention_kernels.attention)
+            else:  # the fused path (valstudy.kernels.attention)
                 a_sa = self.sa(v)  # (B, c, h, w)
             out = out + self.w_sa * a_sa
         return (out, attn) if return_attention else out  # (B, c, h, w)

@@ -1,6 +1,7 @@
 """Text encoder: word embeddings -> uni-directional LSTM -> max over time -> dropout -> Linear -> BN (yanbeic/VAL).
 
-Follows the authors' code (``nets/rnn.py``): 1024 LSTM units, the text feature ``t`` is 512-d and feeds all levels.
+Follows the authors' code (``nets/rnn.py``): an LSTM (1024 units there), whose text feature ``t`` (512-d there) feeds
+all levels; :class:`~valstudy.config.ModelConfig` holds the sizes.
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ class TextEncoder(nn.Module):
     its max taken over its outputs and 0 (LSTM outputs lie in (-1, 1)).
     """
 
-    def __init__(self, vocab_size: int, word_dim: int = 512, hidden: int = 1024, out_dim: int = 512,
-                 dropout: float = 0.1, glove: torch.Tensor | None = None):
+    def __init__(self, vocab_size: int, word_dim: int, hidden: int, out_dim: int, dropout: float,
+                 glove: torch.Tensor | None = None):
         super().__init__()
         if glove is not None:
             if glove.dim() != 2 or glove.shape[0] != vocab_size:

@@ -44,7 +44,7 @@ class VAL(nn.Module):
     vocab_size : int
         Vocabulary size (``<UNK>`` included).
     glove : torch.Tensor, optional
-        GloVe embedding matrix (vocab_size, 300); None = random 512-d embeddings.
+        GloVe embedding matrix (vocab_size, 300); None = random embeddings of ``cfg.word_dim``.
     """
 
     def __init__(self, cfg, vocab_size: int, glove: torch.Tensor | None = None):
@@ -57,7 +57,7 @@ class VAL(nn.Module):
         shapes = feature_shapes(self.backbone, cfg.image_size)
         self.transformers = nn.ModuleDict({
             lv: CompositeTransformer(
-                shapes[i][0], cfg.text_dim, cfg.num_heads, cfg.use_sa, cfg.use_ja, spatial_size=shapes[i][1:],
+                shapes[i][0], cfg.text_dim, cfg.num_heads, shapes[i][1:], use_sa=cfg.use_sa, use_ja=cfg.use_ja,
                 attn_dropout=cfg.attn_dropout, init_w_ja=cfg.init_w_ja, init_w_sa=cfg.init_w_sa,
                 gate_bn_relu=cfg.gate_bn_relu)
             for lv, i in zip(self.levels, self._index)})

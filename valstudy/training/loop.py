@@ -3,12 +3,11 @@
 ``train(cfg, run_dir)`` is idempotent: a finished run with the same configuration is reused, an interrupted one
 resumes from its last checkpoint (model, optimiser, scheduler, EMA, loss scale, random states; the data order is a
 function of the step, see ``batches.py``), and a run folder holding another configuration is refused.
-Run folder: ``config.json``, ``meta.json`` (git SHA, seed, versions), ``vocab.json``, ``metrics.jsonl``,
-``checkpoint.pt`` (latest, atomic), ``final.pt`` (weights and EMA weights), ``results.json`` (written by evaluation).
+:class:`Run` builds a run and steps it; the run folder (``folder.py``), what a checkpoint holds (``state.py``) and the
+evaluations during training (``curves.py``) are their own modules.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -19,24 +18,22 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from ..checkpoint import environment, git_sha, load_checkpoint, save_checkpoint
-from ..config import TrainConfig, config_differences, config_to_dict, load_config
+from ..config import TrainConfig
 from ..data import load_dataset
 from ..data.transforms import make_transform
 from ..data.validation import HeldOut
 from ..device import pick_device
 from ..errors import ValstudyError
-from ..io import append_line, read_json, read_jsonl, write_json, write_text
 from ..locks import folder_lock
-from ..losses import build_loss
 from ..models import build_model
 from ..runtime import keep_freed_memory
 from ..text import Vocabulary, load_glove
 from .batches import StepBatches
-from ..versions import stamp
+from .curves import evaluate_during_training
 from .distributed import convert_sync_batchnorm, gather_batch, init_distributed
-from .ema import EMA
+from .folder import RunFolder
 from .sides import lvs_triplets
+from .state import TrainingState
 
 
 def build_vocabulary(cfg: TrainConfig, dataset, side_dataset=None) -> Vocabulary:
@@ -46,25 +43,6 @@ def build_vocabulary(cfg: TrainConfig, dataset, side_dataset=None) -> Vocabulary
     if cfg.side_info != "none":
         texts += [d for _, d in (side_dataset or dataset).side_information()]
     return Vocabulary.build(texts)
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float, scope: str = "all") -> list[dict]:
-    """Weight decay on conv and linear weights only (authors' code), not on biases, BN, embeddings or scalars.
-
-    ``scope="code"`` also spares what the authors' code leaves unregularised: the self-attention's Q/K/V
-    projections (dense layers without a regulariser) and MobileNet's depthwise convs (``regularize_depthwise=False``).
-    """
-    if scope not in ("all", "code"):
-        raise ValstudyError(f"weight_decay_scope: expected 'all' or 'code', got {scope!r}")
-    decay, rest = [], []
-    for mod_name, module in model.named_modules():
-        spared = scope == "code" and mod_name.rsplit(".", 1)[-1] in ("f_q", "f_k", "f_v", "conv_dw")
-        for name, p in module.named_parameters(recurse=False):
-            if not p.requires_grad:
-                continue
-            is_weight = name == "weight" and isinstance(module, (torch.nn.Conv2d, torch.nn.Linear))
-            (decay if is_weight and not spared else rest).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
 class QueryTargetPair(torch.nn.Module):
@@ -79,10 +57,10 @@ class QueryTargetPair(torch.nn.Module):
 
 
 class Run:
-    """Everything a training run holds; built once, then ``fit()``."""
+    """A training run: its data, vocabulary, model and optimiser state, built once; then ``fit()`` steps it."""
 
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, progress: bool = True):
-        self.cfg, self.dir, self.progress = cfg.validate(), Path(run_dir), progress
+        self.cfg, self.progress = cfg.validate(), progress
         self.rank, self.world = init_distributed()
         if cfg.batch_size % self.world:
             raise ValstudyError(f"batch_size={cfg.batch_size}: the global batch must divide evenly over the "
@@ -94,7 +72,9 @@ class Run:
         random.seed(cfg.seed)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
-        self._check_run_dir()
+        self.folder = RunFolder(run_dir, self.rank)
+        self.dir = self.folder.path
+        self.folder.check(cfg)
         self.dataset = load_dataset(cfg.data.dataset, cfg.data.root, check_images=cfg.data.check_images)
         self.side_dataset = (load_dataset("fashion200k", cfg.side_info_root, check_images=cfg.data.check_images)
                              if cfg.side_info_root else None)
@@ -102,41 +82,27 @@ class Run:
         # step budget; None trains on the whole training set and evaluates the test protocols during training.
         self.holdout = HeldOut(self.dataset, cfg.data.val_fraction) if cfg.data.val_fraction > 0 else None
         self._check_batch_size()
-        vocab_file = self.dir / "vocab.json"
-        if vocab_file.is_file():
-            self.vocab = Vocabulary.from_state_dict(read_json(vocab_file))
-        else:
+        self.vocab = self.folder.vocabulary()
+        if self.vocab is None:
             self.vocab = build_vocabulary(cfg, self.dataset, self.side_dataset)
         glove = load_glove(cfg.model.glove_path, self.vocab) if cfg.model.glove_path else None
-        self.model = build_model(cfg.model, len(self.vocab), glove).to(self.device)
+        model = build_model(cfg.model, len(self.vocab), glove).to(self.device)
         if self.world > 1 and cfg.sync_batchnorm:  # BatchNorm sees the global batch, as on one GPU
-            self.model = convert_sync_batchnorm(self.model, self.device)
-        self.criterion = build_loss(cfg.loss, len(self.model.levels), fallback=cfg.triplet_fallback).to(self.device)
-        params = _param_groups(self.model, cfg.weight_decay, cfg.weight_decay_scope)
-        params.append({"params": list(self.criterion.parameters()), "weight_decay": 0.0})
-        self.optimizer = torch.optim.Adam([g for g in params if g["params"]], lr=cfg.lr)
-        total = cfg.pretrain_steps + cfg.steps
-        decay_step = cfg.pretrain_steps + int(cfg.lr_decay_at * cfg.steps) if cfg.lr_decay_at > 0 else None
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: cfg.lr_decay if decay_step is not None and s >= decay_step else 1.0)
-        self.ema = EMA(self.model, cfg.ema_decay, warmup=cfg.ema_warmup)
-        self.total_steps, self.step = total, 0
-        self.pair = QueryTargetPair(self.model)
+            model = convert_sync_batchnorm(model, self.device)
+        self.state = TrainingState(cfg, model, self.device)
+        self.pair = QueryTargetPair(model)
         if self.world > 1:  # PyTorch's own engine; one forward computes both sides so DDP sees one graph per step
             self.pair = torch.nn.parallel.DistributedDataParallel(
                 self.pair, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=cfg.model.method in ("image_only", "text_only"))
 
-    # ---- run folder -------------------------------------------------------------------------------------------
-    def _check_run_dir(self) -> None:
-        if self.dir.exists() and not self.dir.is_dir():
-            raise ValstudyError(f"{self.dir}: is a file, not a folder; give a folder path for --run-dir")
-        if (self.dir / "config.json").is_file():
-            load_config(self.dir / "config.json")   # a run of another version: a message naming the key and that version
-        diff = config_differences(self.cfg, self.dir)
-        if diff:
-            raise ValstudyError(f"{self.dir}: holds a run with another configuration (differs in "
-                                f"{', '.join(diff)}); choose a new --run-dir or delete this one")
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.state.model
+
+    @property
+    def criterion(self) -> torch.nn.Module:
+        return self.state.criterion
 
     def _check_batch_size(self) -> None:
         # A cross-field rule that needs the data: each step draws one batch without repeats from an epoch's triplets.
@@ -151,65 +117,7 @@ class Run:
                 raise ValstudyError(f"configuration key batch_size={cfg.batch_size}: larger than the {len(items)} "
                                     f"{what}; allowed: 2 to {len(items)}")
 
-    def _write_provenance(self) -> None:
-        if self.rank != 0:
-            return
-        if not (self.dir / "config.json").is_file():
-            # meta.json first: config.json marks the folder as this run's, so it must come last
-            write_json(self.dir / "meta.json", {**stamp(), "git_sha": git_sha(), "seed": self.cfg.seed,
-                                                "world_size": self.world, "device": str(self.device), **environment()})
-            write_json(self.dir / "config.json", config_to_dict(self.cfg))
-        if not (self.dir / "vocab.json").is_file():
-            write_json(self.dir / "vocab.json", self.vocab.state_dict(), indent=None)
-
-    @property
-    def finished(self) -> bool:
-        return (self.dir / "final.pt").is_file()
-
-    # ---- checkpoints ------------------------------------------------------------------------------------------
-    def _state(self) -> dict:
-        return {
-            "step": self.step,
-            "model": self.model.state_dict(),
-            "ema": self.ema.state_dict(),
-            "criterion": self.criterion.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        }
-
-    def _resume(self) -> None:
-        path = self.dir / "checkpoint.pt"
-        if not path.is_file():
-            self._truncate_metrics(0)   # killed before the first checkpoint: start the log again
-            return
-        state = load_checkpoint(path, map_location=self.device)
-        self.model.load_state_dict(state["model"], strict=True)
-        self.ema.load_state_dict(state["ema"])
-        self.criterion.load_state_dict(state["criterion"], strict=True)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng_cpu"].cpu())
-        if state["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
-        self.step = int(state["step"])
-        self._truncate_metrics(self.step)
-
-    def _truncate_metrics(self, step: int) -> None:
-        # Lines logged after the checkpoint would be logged again: keep only those up to it. A kill during a write
-        # can leave the last line torn (no newline, or not JSON): it was after the checkpoint too, so it goes.
-        path = self.dir / "metrics.jsonl"
-        if self.rank != 0 or not path.is_file():
-            return
-        keep = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
-        write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
-
-    def _log(self, record: dict) -> None:
-        if self.rank == 0:
-            append_line(self.dir / "metrics.jsonl", json.dumps(record))
-
-    # ---- training ---------------------------------------------------------------------------------------------
+    # ---- batches ----------------------------------------------------------------------------------------------
     def _batches(self, phase: str, start: int, end: int, offset: int) -> DataLoader:
         cfg = self.cfg
         if phase == "lvs":
@@ -231,100 +139,87 @@ class Run:
     def _joint_lvs(self):
         if self.cfg.side_info != "joint":
             return None
-        return iter(self._batches("lvs", self.step, self.total_steps, 0))
+        return iter(self._batches("lvs", self.state.step, self.state.total_steps, 0))
 
+    # ---- the step loop ----------------------------------------------------------------------------------------
     def fit(self, stop_after: int | None = None) -> dict:
         """Train to the end (or ``stop_after`` steps from now, used to test resumption); returns a summary."""
-        if self.finished:
-            return {"run_dir": str(self.dir), "reused": True, "steps": self.total_steps}
+        cfg, state, folder = self.cfg, self.state, self.folder
+        if folder.finished:
+            return {"run_dir": str(self.dir), "reused": True, "steps": state.total_steps}
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._write_provenance()
-        self._resume()
-        cfg, t0, done_now = self.cfg, time.time(), 0
+        folder.write_provenance(cfg, self.vocab, self.world, self.device)
+        state.resume(folder.checkpoint, self.device)
+        folder.keep_metrics_up_to(state.step)  # the lines after the checkpoint (all, without one) come again
+        t0, done_now = time.time(), 0
         phases = [("lvs", 0, cfg.pretrain_steps)] if cfg.side_info == "pretrain" else []
-        phases.append(("lvv", cfg.pretrain_steps, self.total_steps))
+        phases.append(("lvv", cfg.pretrain_steps, state.total_steps))
         bar = None
         if self.progress and self.rank == 0:
             from tqdm.auto import tqdm
-            bar = tqdm(total=self.total_steps, initial=self.step, desc=cfg.name, unit="step", dynamic_ncols=True)
-        self.model.train()
-        self.criterion.train()
+            bar = tqdm(total=state.total_steps, initial=state.step, desc=cfg.name, unit="step", dynamic_ncols=True)
+        state.model.train()
+        state.criterion.train()
         for phase, begin, end in phases:
-            if self.step >= end:
+            if state.step >= end:
                 continue
             joint = self._joint_lvs() if phase == "lvv" else None
-            for refs, texts, tgts in self._batches(phase, self.step, end, begin):
+            for refs, texts, tgts in self._batches(phase, state.step, end, begin):
                 loss = self._train_step(refs, texts, tgts)
                 if joint is not None:
                     r2, t2, g2 = next(joint)
                     loss = loss + self._train_step(r2, t2, g2, accumulate=True)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.step += 1
+                state.optimizer.step()
+                state.scheduler.step()
+                state.step += 1
                 done_now += 1
-                self.ema.update(self.model, self.step)
+                state.ema.update(state.model, state.step)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.4f}", phase=phase)
-                if self.step % cfg.log_every == 0 or self.step == self.total_steps:
-                    self._log({"step": self.step, "phase": phase, "loss": round(loss, 6),
-                               "lr": self.scheduler.get_last_lr()[0],
-                               "steps_per_s": round(done_now / max(time.time() - t0, 1e-9), 3)})
-                if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == self.total_steps):
-                    self._evaluate_during_training()
-                if self.step % cfg.checkpoint_every == 0 and self.rank == 0:
-                    save_checkpoint(self.dir / "checkpoint.pt", self._state())
-                if self.step in cfg.keep_checkpoints and self.rank == 0:
-                    save_checkpoint(self.dir / f"ckpt_{self.step}.pt", {"step": self.step, "ema": self.ema.state_dict()})
+                self._after_step(phase, loss, done_now / max(time.time() - t0, 1e-9))
                 if stop_after is not None and done_now >= stop_after:
                     if bar is not None:
                         bar.close()
-                    return {"run_dir": str(self.dir), "stopped_at": self.step}
+                    return {"run_dir": str(self.dir), "stopped_at": state.step}
         if bar is not None:
             bar.close()
         if self.rank == 0:
-            save_checkpoint(self.dir / "checkpoint.pt", self._state())
-            save_checkpoint(self.dir / "final.pt", {"step": self.step, "model": self.model.state_dict(),
-                                                    "ema": self.ema.state_dict()})
+            state.save(folder.checkpoint)
+            state.save_final(folder.final)
         if self.world > 1:
             dist.barrier()
-        return {"run_dir": str(self.dir), "reused": False, "steps": self.step,
+        return {"run_dir": str(self.dir), "reused": False, "steps": state.step,
                 "seconds": round(time.time() - t0, 2)}
+
+    def _after_step(self, phase: str, loss: float, steps_per_s: float) -> None:
+        """What follows a step when it is due: its metrics line, an evaluation, a checkpoint, a snapshot."""
+        cfg, state = self.cfg, self.state
+        if state.step % cfg.log_every == 0 or state.step == state.total_steps:
+            self.folder.log({"step": state.step, "phase": phase, "loss": round(loss, 6),
+                             "lr": state.scheduler.get_last_lr()[0], "steps_per_s": round(steps_per_s, 3)})
+        if cfg.eval_every and (state.step % cfg.eval_every == 0 or state.step == state.total_steps) and self.rank == 0:
+            rows = evaluate_during_training(state.ema.model, self.dataset, self.holdout, self.vocab, cfg, self.device)
+            self.folder.log({"step": state.step, "eval": rows})
+        if state.step % cfg.checkpoint_every == 0 and self.rank == 0:
+            state.save(self.folder.checkpoint)
+        if state.step in cfg.keep_checkpoints and self.rank == 0:
+            state.save_snapshot(self.dir / f"ckpt_{state.step}.pt")
 
     def _train_step(self, refs, texts, tgts, accumulate: bool = False) -> float:
         refs, tgts = refs.to(self.device, non_blocking=True), tgts.to(self.device, non_blocking=True)
         texts = texts.to(self.device)
         if not accumulate:  # the joint L_vs batch adds its gradients to the L_vv batch's
-            self.optimizer.zero_grad(set_to_none=True)
+            self.state.optimizer.zero_grad(set_to_none=True)
         q, t = self.pair(refs, texts, tgts)  # each a list over levels of (B / world, c_l)
         # Mine negatives among the global batch, as one GPU would: every rank's rows (autograd-aware gather).
         q, t = [gather_batch(x) for x in q], [gather_batch(x) for x in t]  # (B, c_l) each
-        loss = self.criterion(q, t)
+        loss = self.state.criterion(q, t)
         if not math.isfinite(loss.item()):
-            raise ValstudyError(f"{self.dir}: loss became {loss.item()} at step {self.step}; lower the learning rate")
+            raise ValstudyError(f"{self.dir}: loss became {loss.item()} at step {self.state.step}; "
+                                "lower the learning rate")
         loss.backward()
         return float(loss.item())
-
-    def _evaluate_during_training(self) -> None:
-        if self.rank != 0:
-            return
-        from ..evaluation import KS, evaluate_model, extract_features
-        from ..metrics import evaluate_split
-
-        # Evaluation must not draw from the generators training uses (a data loader's iterator draws its base seed
-        # from the global one): a run with evaluations during training ends with the same weights as one without.
-        rng_cpu = torch.get_rng_state()
-        rng_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-        if self.holdout is not None:
-            split = self.holdout.eval_split()
-            qf, gf = extract_features(self.ema.model, self.dataset, split, self.vocab, self.cfg, self.device)
-            rows = [evaluate_split(qf, gf, split, ks=KS[self.dataset.name], device=self.device)]
-        else:
-            rows = evaluate_model(self.ema.model, self.dataset, self.vocab, self.cfg, device=self.device)
-        torch.set_rng_state(rng_cpu)
-        if rng_cuda:
-            torch.cuda.set_rng_state_all(rng_cuda)
-        self._log({"step": self.step, "eval": [{k: r[k] for k in r if k != "ranks"} for r in rows]})
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, stop_after: int | None = None) -> dict:

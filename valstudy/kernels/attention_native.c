@@ -1,4 +1,4 @@
-/* Attention with dropout on its weights, a block of rows of weights at a time (valstudy.models.attention_native).
+/* Attention with dropout on its weights, a block of rows of weights at a time (valstudy.kernels.attention_native).
  *
  * For each matrix m (one image's head) of q, k, v in the channel layout (d, n):
  *   forward   P = softmax(alpha q^T k) row by row, D = P * mask, out = v D^T / keep; keeps each row's log-sum-exp.

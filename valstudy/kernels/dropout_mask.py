@@ -17,7 +17,8 @@ _MASK_BITS = 16
 
 
 def dropout_keep_probability(p: float) -> float:
-    """The keep probability both kernels realise: p rounded to a multiple of 2^-16 (0.1 -> 0.1000061)."""
+    """The keep probability both kernels realise: 1 - p, p rounded to a multiple of 2^-16 (0.1 -> 1 - 6554/65536
+    = 0.8999939)."""
     return 1.0 - round(p * (1 << _MASK_BITS)) / (1 << _MASK_BITS)
 
 

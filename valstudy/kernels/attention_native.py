@@ -1,15 +1,14 @@
 """The CPU training kernel of the self-attention stream in C: attention with dropout on its weights, row by row.
 
-``attention_native.c`` computes what :class:`~valstudy.models.attention_kernels._ChunkedDropoutAttention` computes,
-with the same dropout masks (the caller draws the same random bits from the same seed), but one row of the (n, n)
-weights at a time, so the weights stay in the L1 cache instead of going to memory and back four times; backward
-recomputes them from q, k and each row's log-sum-exp. It is compiled on first use with the machine's C compiler
-(``$CC``, else ``cc``; about a second) into ``$VALSTUDY_KERNEL_DIR`` (default ``~/.cache/valstudy/kernels``), under a
-name that hashes the source, the compiler, the flags and the CPU, since ``-march=native`` code runs only on CPUs like
-the one that built it. Tested with gcc 12 and clang 14 on x86-64; a compiler that refuses ``-fopenmp`` (clang without
-libomp) builds a one-thread kernel with ``-fopenmp-simd``. Without a compiler, or with ``VALSTUDY_NATIVE=0``, the
-torch-operations kernel runs instead: the same function, slower; a missing compiler is said once (a warning), never
-passed over in silence.
+``attention_native.c`` computes what :mod:`~valstudy.kernels.attention_torch` computes, with the same dropout masks
+(the caller draws the same random bits from the same seed), but a block of rows of the (n, n) weights at a time, so
+the weights stay in the L1 cache instead of going to memory and back; backward recomputes them from q, k and each
+row's log-sum-exp. It is compiled on first use with the machine's C compiler (``$CC``, else ``cc``) into
+``$VALSTUDY_KERNEL_DIR`` (default ``~/.cache/valstudy/kernels``), under a name that hashes the source, the compiler,
+the flags and the CPU, since ``-march=native`` code runs only on CPUs like the one that built it. A compiler that
+refuses ``-fopenmp`` (clang without libomp) builds a one-thread kernel with ``-fopenmp-simd``. Without a compiler, or
+with ``VALSTUDY_NATIVE=0``, the torch-operations kernel runs instead: the same function, slower; a missing compiler is
+said once (a warning), never passed over in silence. docs/kernels.md has the compilers and timings.
 
 Matrices (one image's head each) are split between ``torch.get_num_threads()`` OpenMP threads. The library links
 ``libgomp.so.1``, which torch has already loaded, so the kernel reuses torch's own thread pool instead of a second
@@ -132,8 +131,8 @@ def _check(code: int) -> None:
 class NativeDropoutAttention(torch.autograd.Function):
     """out = V (P * mask / keep)^T, P = softmax(alpha Q^T K), for float32 q, k, v in (B, heads, d, n) on the CPU.
 
-    The mask is drawn from ``seed`` (the bits of :func:`~valstudy.models.dropout_mask.mask_bits`) when p > 0;
-    keep is :func:`~valstudy.models.dropout_mask.dropout_keep_probability` (p). Saves q, k, v and each row's
+    The mask is drawn from ``seed`` (the bits of :func:`~valstudy.kernels.dropout_mask.mask_bits`) when p > 0;
+    keep is :func:`~valstudy.kernels.dropout_mask.dropout_keep_probability` (p). Saves q, k, v and each row's
     log-sum-exp (B*heads, n); backward recomputes the weights and the mask.
     """
 
