@@ -49,7 +49,8 @@ def test_sentences_claim_a_direction_only_where_the_interval_excludes_zero():
 
 def test_one_seed_gives_no_interval_and_no_claim():
     text = "\n".join(attention_sentences(seed_intervals([_record(0, 1.3, 1.1, -9.0, 0.02, 0.01)])))
-    assert "one seed: no interval" in text and "does not measurably matter" in text
+    assert "one seed, no interval" in text and "no finding on whether retrieval uses the spatial gate" in text
+    assert "no claim" in text and "no comparison" in text and "matters" not in text
 
 
 def test_blend_equivalent_interpolates_the_positive_control():

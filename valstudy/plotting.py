@@ -401,18 +401,32 @@ def _interval_points(ax, frame, keys: dict[str, str], levels: Sequence[str], mar
 def region_ratio_plot(frame, title: str):
     """Per level, the JA spatial gate's in-region ratio beside its references, on a log scale (two-sided: 0.5 and 2
     are equally far from the uniform map's 1): the gate, its query-averaged map (the null), maps paired with other
-    queries' regions, the region on the level's grid and at image resolution (the ceilings). ``frame``: rows
-    ``level``, ``measure``, ``mean``, ``low``, ``high`` (means and 95% intervals over seeds)."""
+    queries' regions, the region on the level's grid and at image resolution (the ceilings). Right, where ``frame``
+    has them: the gate over its nulls, from the per-seed log differences ``ratio_vs_null`` / ``ratio_vs_shuffled``
+    (1 = no more and no less in the region than the null puts there). ``frame``: rows ``level``, ``measure``,
+    ``mean``, ``low``, ``high`` (means and 95% intervals over seeds)."""
     keys = {"ratio": "VAL's gate", "ratio_null": "query-averaged map (null)", "ratio_shuffled": "other queries' "
             "regions (null)", "ratio_mask_grid": "the region on the level's grid", "ratio_mask": "the region itself"}
+    paired = {"ratio_vs_null": "gate / query-averaged map", "ratio_vs_shuffled": "gate / with other queries' regions"}
     levels = list(dict.fromkeys(frame["level"]))
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    _interval_points(ax, frame, {k: v for k, v in keys.items() if k in set(frame["measure"])}, levels)
+    has = set(frame["measure"])
+    right = {k: v for k, v in paired.items() if k in has}
+    fig, axes = plt.subplots(1, 2 if right else 1, figsize=(11 if right else 6.5, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    _interval_points(ax, frame, {k: v for k, v in keys.items() if k in has}, levels)
     ax.set_yscale("log")
     ax.axhline(1.0, color="0.5", ls=":", lw=1, label="uniform map (1)")
     ax.set_ylabel("mass in region / region's area share")
-    ax.set_title(title)
-    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    ax.legend(frameon=False, fontsize=7)
+    if right:
+        ax = axes[0, 1]
+        logs = frame[frame["measure"].isin(list(right))].copy()
+        logs[["mean", "low", "high"]] = np.exp(logs[["mean", "low", "high"]].to_numpy(float))
+        _interval_points(ax, logs, right, levels)
+        ax.axhline(1.0, color="0.5", ls=":", lw=1)
+        ax.set_ylabel("ratio of the gate over its null (x)")
+        ax.legend(frameon=False, fontsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -19,6 +19,7 @@ from .attention import ChangedRegions, unique_queries
 from .attention_gates import collect_gates, snapshots, stream_weights, swapped_sensitivity
 from .attention_measures import (log_ratio, mean_pairwise_correlation, measure_maps, pool_masks, positive_control,
     region_keys, region_ratios)
+from .common import _plain  # JSON-able: numpy scalars to Python, NaN to None
 from .interventions import RecallProbe, mean_channel_gate, mean_spatial_gate, recall_under, zero_self_attention
 
 MAX_QUERIES = 600  # map measures on at most this many test queries (a fixed-seed sample); R@10 on all of them
@@ -85,7 +86,7 @@ def region_measures(gates: dict, masks: list, kinds: list, seed: int = 0) -> dic
     return out
 
 
-def test_queries(dataset, cfg, max_queries: int | None, seed: int):
+def measured_queries(dataset, cfg, max_queries: int | None, seed: int):
     """(protocol, its unique test queries, the measured sample, their masks (or None), their kinds (or None),
     whether the data has changed regions at all)."""
     from ..evaluation import protocols_of
@@ -151,7 +152,7 @@ def measure_run(run_dir: str | Path, device: str = "cpu", max_queries: int | Non
     """
     run_dir = Path(run_dir)
     model, dataset, vocab, cfg = _load(run_dir, device)
-    protocol, every, queries, masks, kinds, has_regions = test_queries(dataset, cfg, max_queries, seed)
+    protocol, every, queries, masks, kinds, has_regions = measured_queries(dataset, cfg, max_queries, seed)
     gates = collect_gates(model, dataset, queries, vocab, cfg, masks)
     levels = region_measures(gates, masks, kinds, seed)
     pick = _sample(len(queries), SENSITIVITY_QUERIES, seed + 1)
@@ -178,13 +179,6 @@ def measure_run(run_dir: str | Path, device: str = "cpu", max_queries: int | Non
         "stream_weights": weights, "positive_control": control})
 
 
-def _plain(x):
-    """JSON-able: numpy scalars to Python, NaN to None."""
-    from .common import _plain as plain
-
-    return plain(x)
-
-
 def format_summary(result: dict) -> str:
     """A readable summary of :func:`measure_run`'s dict (``python -m valstudy attention`` without --json)."""
     def f(v, spec=".2f"):
@@ -192,7 +186,7 @@ def format_summary(result: dict) -> str:
 
     q = result["queries"]
     lines = [f"{result['run']} ({result['method']}, seed {result['seed']}, step {result['step']}): protocol "
-             f"{result['protocol']}, R@10 {result['r10']:.2f} on all {q['test']} queries; maps of {q['measured']} "
+             f"{result['protocol']}, R@10 {result['r10']:.2f} on all {q['ranked']} queries; maps of {q['measured']} "
              f"({q['with_region']} with a changed region: {q['local']} local, {q['global']} global)"]
     if not result["regions"]:
         lines.append("  no changed regions on this data (real data): region measures are None")
@@ -218,7 +212,7 @@ def measures_along_training(run_dir: str | Path, device: str = "cpu", max_querie
 
     run_dir = Path(run_dir)
     model, dataset, vocab, cfg = _load(run_dir, device)
-    _, _, queries, masks, kinds, _ = test_queries(dataset, cfg, max_queries, seed)
+    _, _, queries, masks, kinds, _ = measured_queries(dataset, cfg, max_queries, seed)
     rows = []
     for step, path in snapshots(run_dir):
         state = load_checkpoint(path, map_location="cpu")["ema"]
@@ -230,3 +224,55 @@ def measures_along_training(run_dir: str | Path, device: str = "cpu", max_querie
                          "w_ja": None if t.w_ja is None else float(t.w_ja.detach()),
                          "w_sa": None if t.w_sa is None else float(t.w_sa.detach())})
     return _plain(rows)
+
+
+def attention_records(run_dirs, device: str = "cpu", max_queries: int | None = MAX_QUERIES) -> list[dict]:
+    """:func:`measure_run` of each run folder (one per random seed): the records every number over seeds comes from.
+
+    The one place the chapter gets them; pointing it at stored records instead changes no other line."""
+    return [measure_run(d, device=device, max_queries=max_queries) for d in run_dirs]
+
+
+def attention_examples(run_dir: str | Path, n: int = 4, strength: float = 0.25, device: str = "cpu",
+                       max_queries: int | None = MAX_QUERIES, seed: int = 0) -> dict:
+    """What ``plotting.attention_grid`` draws for one run: ``n`` queries (one per reference image, from the smallest
+    changed region to the largest; the first ones without regions) with their gates and received self-attention on
+    the maps' own grids, and the query-averaged maps (``priors``) of the same sample :func:`measure_run` measures.
+
+    With regions, also the positive control drawn the same way: ``control_rows`` / ``control_priors`` hold the
+    blend of each query's region and the prior at ``strength`` (``attention_measures.blend``) and its mean.
+    Returns ``rows``, ``priors``, ``control_rows``, ``control_priors`` (None without regions), ``levels``,
+    ``queries`` (the shown queries' reference and text).
+    """
+    from ..data.images import load_image
+    from .attention import pick_attention_examples
+    from .attention_measures import blend
+
+    run_dir = Path(run_dir)
+    model, dataset, vocab, cfg = _load(run_dir, device)
+    _, _, queries, masks, _, _ = measured_queries(dataset, cfg, max_queries, seed)
+    gates = collect_gates(model, dataset, queries, vocab, cfg, masks)
+    kinds = [k for k in ("spatial", "sa_received") if any(k in g for g in gates.values())]
+    priors = {k: {lv: g[k].mean(0) for lv, g in gates.items() if k in g} for k in kinds}
+    shown = pick_attention_examples(queries, masks, n)
+    size = (cfg.data.image_size,) * 2
+    rows = []
+    for i in shown:
+        q, mask = queries[i], masks[i]
+        hw = mask.shape if mask is not None else size
+        rows.append({"image": np.asarray(load_image(dataset.image_path(q.reference)).resize(hw[::-1])),
+                     "target": np.asarray(load_image(dataset.image_path(q.target)).resize(hw[::-1])),
+                     "text": q.text, "region": mask,
+                     **{k: {lv: g[k][i] for lv, g in gates.items() if k in g} for k in kinds}})
+    control_rows = control_priors = None
+    with_mask = [i for i, m in enumerate(masks) if m is not None]
+    if with_mask and "spatial" in priors:
+        stack = np.stack([masks[i] for i in with_mask])
+        blends = {lv: blend(p, stack, strength) for lv, p in priors["spatial"].items()}
+        control_priors = {"spatial": {lv: b.mean(0) for lv, b in blends.items()}}
+        control_rows = [{**r, "spatial": {lv: blend(p, masks[i][None], strength)[0]
+                                          for lv, p in priors["spatial"].items()}}
+                        for i, r in zip(shown, rows) if masks[i] is not None]
+    return {"rows": rows, "priors": priors, "control_rows": control_rows, "control_priors": control_priors,
+            "levels": list(model.levels), "queries": [{"reference": queries[i].reference, "text": queries[i].text}
+                                                      for i in shown]}

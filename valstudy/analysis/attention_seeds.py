@@ -81,10 +81,10 @@ def blend_equivalent(table: pd.DataFrame, level: str, ratio: float) -> float | N
 
 
 def _iv(row: dict, digits: int = 2, sign: str = "") -> str:
-    """'mean (95% interval over n seeds: low to high)', or the mean alone for one seed."""
+    """'mean (95% interval over n seeds: low to high)', or 'mean (one seed, no interval)'."""
     f = f"{sign}.{digits}f"
     if row["n"] < 2:
-        return f"{row['mean']:{f}} (one seed: no interval)"
+        return f"{row['mean']:{f}} (one seed, no interval)"
     return f"{row['mean']:{f}} (95% interval over {row['n']} seeds: {row['low']:{f}} to {row['high']:{f}})"
 
 
@@ -98,6 +98,20 @@ def _excludes_zero(row: dict | None) -> bool:
     return row is not None and row["n"] >= 2 and (row["low"] > 0 or row["high"] < 0)
 
 
+def _versus_null(d: dict) -> str:
+    """The sentence on the gate's ratio over its query-averaged map's (per-seed log differences ``d``)."""
+    factor = f"factor {math.exp(d['mean']):.3f}"
+    if d["n"] < 2:
+        return f" Against its own query-averaged map: {factor} (one seed, no claim)."
+    factor += f"; 95% interval {math.exp(d['low']):.3f} to {math.exp(d['high']):.3f}"
+    if _excludes_zero(d):
+        side = ("above", "into") if d["mean"] > 0 else ("below", "out of")
+        return (f" The gate is {side[0]} its own query-averaged map there ({factor}): its per-query part moves mass "
+                f"{side[1]} the changed region.")
+    return (f" The study detects no difference between the gate and its own query-averaged map ({factor}): what "
+            f"lies inside the region is what a fixed prior puts there.")
+
+
 def level_sentences(summary: dict, level: str, control: pd.DataFrame | None = None) -> list[str]:
     """The sentences of one dataset's level, generated from :func:`seed_intervals` (and the positive control's
     :func:`control_table`, for the blend strength VAL's ratio equals): the ratio with its null and ceiling, the
@@ -106,43 +120,33 @@ def level_sentences(summary: dict, level: str, control: pd.DataFrame | None = No
     m = summary["levels"].get(level, {})
     out = []
     if "ratio" in m:
-        null, mask = m.get("ratio_null"), m.get("ratio_mask")
-        refs = [f"the query-averaged map of the same model scores {null['mean']:.2f}" if null else "",
-                f"maps paired with other queries' regions {m['ratio_shuffled']['mean']:.2f}"
-                if "ratio_shuffled" in m else "",
-                f"the region itself {mask['mean']:.1f}" if mask else "",
-                f"the region on this level's grid {m['ratio_mask_grid']['mean']:.1f}" if "ratio_mask_grid" in m else ""]
-        s = (f"{where}, the joint-attention spatial gate puts {_iv(m['ratio'])} times the changed region's area share "
-             f"of its mass inside the region (1 = a uniform map; geometric mean over queries); "
-             + ", ".join(r for r in refs if r) + ".")
-        d = m.get("ratio_vs_null")
-        if d is not None and _excludes_zero(d):
-            s += (f" The gate is {'above' if d['mean'] > 0 else 'below'} its own query-averaged map there by a factor "
-                  f"{math.exp(d['mean']):.3f} (95% interval {math.exp(d['low']):.3f} to {math.exp(d['high']):.3f}): "
-                  f"its per-query part moves mass {'into' if d['mean'] > 0 else 'out of'} the changed region.")
-        elif d is not None:
-            s += (" The study detects no difference between the gate and its own query-averaged map (factor "
-                  f"{math.exp(d['mean']):.3f}" + (f"; 95% interval {math.exp(d['low']):.3f} to "
-                                                  f"{math.exp(d['high']):.3f}" if d["n"] >= 2 else "")
-                  + "): what lies inside the region is what a fixed prior puts there.")
-        if control is not None and not control.empty:
-            eq = blend_equivalent(control, level, m["ratio"]["mean"])
-            if eq is not None:
-                s += f" A blend of {eq:.0%} region and {1 - eq:.0%} prior scores the same ratio."
+        refs = {"ratio_null": "its query-averaged map (the null) scores {:.2f}",
+                "ratio_shuffled": "paired with other queries' regions it scores {:.2f}",
+                "ratio_mask": "the region itself {:.1f}", "ratio_mask_grid": "the region on this level's grid {:.1f}"}
+        s = (f"{where}, the joint-attention spatial gate's mass inside the changed region is {_iv(m['ratio'])} times "
+             f"the region's area share (1 = a uniform map; geometric mean over queries); "
+             + ", ".join(text.format(m[k]["mean"]) for k, text in refs.items() if k in m) + ".")
+        if "ratio_vs_null" in m:
+            s += _versus_null(m["ratio_vs_null"])
+        eq = blend_equivalent(control, level, m["ratio"]["mean"]) if control is not None and len(control) else None
+        if eq is not None and eq >= 0.005:
+            s += f" A blend of {eq:.0%} region and {1 - eq:.0%} prior scores the same ratio."
         out.append(s)
     if "residual_mask_corr" in m:
-        c = m["residual_mask_corr"]
-        sh = m.get("residual_mask_corr_shuffled")
-        auc = m.get("residual_mask_auc")
-        s = (f"{where}, the residual (gate minus its query-averaged map) correlates {_iv(c, sign='+')} with the "
-             f"changed region" + (f" (with other queries' regions: {sh['mean']:+.2f})" if sh else "")
-             + (f"; AUC {auc['mean']:.2f} (0.5 = chance, below 0.5 = lower inside the region)" if auc else "") + ".")
-        out.append(s)
+        sh, auc = m.get("residual_mask_corr_shuffled"), m.get("residual_mask_auc")
+        out.append(f"{where}, the residual (gate minus its query-averaged map) correlates "
+                   f"{_iv(m['residual_mask_corr'], sign='+')} with the changed region"
+                   + (f" (with other queries' regions {sh['mean']:+.2f})" if sh else "")
+                   + (f"; its AUC is {auc['mean']:.2f} (0.5 = chance, below 0.5 = lower inside the region)" if auc
+                      else "") + ".")
     if "text_sensitivity" in m and "image_sensitivity" in m:
-        t, i, d = m["text_sensitivity"], m["image_sensitivity"], m.get("text_vs_image")
-        s = (f"{where}, another caption moves the spatial gate by {_iv(t, 4)} (mean absolute difference on its "
-             f"[0, 1] scale), another image under the same caption by {_iv(i, 4)}")
-        if _excludes_zero(d):
+        d = m.get("text_vs_image")
+        s = (f"{where}, another caption moves the spatial gate by {_iv(m['text_sensitivity'], 4)}, another image "
+             f"under the same caption by {_iv(m['image_sensitivity'], 4)} (mean absolute differences on the gate's "
+             f"[0, 1] scale)")
+        if d is None or d["n"] < 2:
+            s += "; with one seed, no comparison."
+        elif _excludes_zero(d):
             s += f": the gate follows the {'text' if d['mean'] > 0 else 'image'} more."
         else:
             s += ": the study detects no difference between the two."
@@ -154,7 +158,9 @@ def level_sentences(summary: dict, level: str, control: pd.DataFrame | None = No
             out.append(f"{where}, replacing {what} changes R@10 by {_iv(m[key], 1, '+')} points.")
     if "delta_r10_mean_gate" in m:
         d = m["delta_r10_mean_gate"]
-        if _excludes_zero(d):
+        if d["n"] < 2:
+            verdict = "with one seed there is no interval, so no finding on whether retrieval uses the spatial gate"
+        elif _excludes_zero(d):
             verdict = (f"the spatial gate's per-query part matters to retrieval: without it R@10 "
                        f"{'falls' if d['mean'] < 0 else 'rises'} by {abs(d['mean']):.1f} points")
         else:
@@ -172,3 +178,47 @@ def attention_sentences(summary: dict, control: pd.DataFrame | None = None) -> l
         out.append(f"On {_data(summary)}, replacing every level's spatial gate by its query-averaged map at once "
                    f"changes R@10 by {_iv(d, 1, '+')} points (R@10 {summary['r10']['mean']:.1f}).")
     return out
+
+
+def interval_frame(summary: dict, keys) -> pd.DataFrame:
+    """Rows ``level``, ``measure``, ``n``, ``mean``, ``low``, ``high`` of :func:`seed_intervals` for ``keys`` (the
+    frame ``plotting.region_ratio_plot`` and ``plotting.interval_bars`` draw); measures a level lacks are left out."""
+    rows = [{"level": lv, "measure": k, **m[k]} for lv, m in summary["levels"].items() for k in keys if k in m]
+    return pd.DataFrame(rows, columns=["level", "measure", "n", "mean", "std", "low", "high"])
+
+
+def interval_table(summary: dict, keys: dict[str, str], digits: int = 2) -> pd.DataFrame:
+    """One row per level, one column per key (renamed by ``keys``): "mean [low, high]" over seeds (the mean alone
+    for one seed; "-" where not measured)."""
+    def cell(m):
+        if m is None:
+            return "-"
+        if m["n"] < 2:
+            return f"{m['mean']:.{digits}f}"
+        return f"{m['mean']:.{digits}f} [{m['low']:.{digits}f}, {m['high']:.{digits}f}]"
+
+    return pd.DataFrame({label: [cell(m.get(k)) for m in summary["levels"].values()] for k, label in keys.items()},
+                        index=pd.Index(list(summary["levels"]), name="level"))
+
+
+def readme_line(summary: dict) -> str:
+    """One line per dataset for the README's generated block: per level the ratio (null; ceiling), the text and
+    image sensitivity, and the spatial gate's intervention with its interval."""
+    parts = []
+    for lv, m in summary["levels"].items():
+        bits = []
+        if "ratio" in m:
+            bits.append(f"ratio {m['ratio']['mean']:.2f} (null {m['ratio_null']['mean']:.2f}, region "
+                        f"{m['ratio_mask']['mean']:.1f})")
+        if "text_sensitivity" in m and "image_sensitivity" in m:
+            bits.append(f"moved by another caption {m['text_sensitivity']['mean']:.2g} / another image "
+                        f"{m['image_sensitivity']['mean']:.2g}")
+        if "delta_r10_mean_gate" in m:
+            d = m["delta_r10_mean_gate"]
+            bits.append(f"R@10 with the mean gate {d['mean']:+.1f}" + (
+                f" [{d['low']:+.1f}, {d['high']:+.1f}]" if d["n"] >= 2 else ""))
+        parts.append(f"{lv} " + ", ".join(bits))
+    name = DATASET_NAMES.get(summary["dataset"], summary["dataset"])
+    seeds = f"{summary['seeds']} seed" + ("s, 95% intervals" if summary["seeds"] != 1 else ", no interval")
+    return (f"- {name} (JA spatial gate, {seeds}; ratio 1 = uniform): "
+            + "; ".join(parts) + ".")
