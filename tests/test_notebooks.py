@@ -147,15 +147,21 @@ def test_qualitative(tmp_path):
 
 def test_attention(tmp_path):
     rec, _ = execute("attention", tmp_path, DATASET="shoes")
-    assert rec["regions"] is True and rec["levels"] == ["low", "mid", "high"]
-    assert sorted(rec["figures"]) == ["attention_shoes_maps.png", "attention_shoes_region.png", "attention_shoes_training.png"]
-    assert {r["seed"] for r in rec["along_training"]} == {0} and set(rec["image_dependence"]) == {"spatial", "self"}
-    assert 0 < rec["queries_with_region"] <= rec["queries"]
-    for level, m in rec["region_mass"].items():
-        assert 0 < m["queries"] <= rec["queries_with_region"]
-        assert rec["region_excess"][level]["n"] == m["queries"]
-        assert rec["region_excess"][level]["mean"] == pytest.approx(m["attention_mass"] - m["area_fraction"])
-        assert 0.0 <= m["attention_mass"] <= 1.0 and 0.0 < m["area_fraction"] < 1.0
+    assert rec["regions"] is True and rec["levels"] == ["low", "mid", "high"] and rec["seeds"] == [0]
+    assert sorted(rec["figures"]) == sorted(f"attention_shoes_{s}.png" for s in (
+        "maps", "self", "control_maps", "control", "region", "sensitivity", "intervention", "weights", "training"))
+    (r,) = rec["records"]  # one measure_run dict per seed: the same as python -m valstudy attention --json
+    results = json.loads((REPO / "build" / "smoke" / "runs" / r["run"] / "results.json").read_text())
+    assert r["r10"] == results["summary"][r["protocol"]]["R@10"]  # the run's own evaluation, exactly
+    assert 0 < r["queries"]["with_region"] <= r["queries"]["measured"] <= r["queries"]["test"]
+    for level, m in r["levels"].items():
+        assert m["ratio_mask"] > m["ratio_mask_grid"] > 1 and m["ratio"] > 0 and m["ratio_null"] > 0
+        assert m["text_sensitivity"] >= 0 and m["image_sensitivity"] >= 0
+        assert all(m[k] is not None for k in ("delta_r10_mean_gate", "delta_r10_mean_channel", "delta_r10_sa_zero"))
+        assert rec["summary"]["levels"][level]["ratio"]["mean"] == pytest.approx(m["ratio"])
+    assert [c["source"] for c in r["positive_control"]["low"]] == ["uniform"] + ["blend"] * 5 + ["mask"]
+    assert sum(s.startswith("Finding (") for s in rec["sentences"]) == 3 and rec["readme_line"].startswith("- Shoes")
+    assert {row["seed"] for row in rec["along_training"]} == {0} and len(rec["shown"]) == 4
 
 
 def test_costs(tmp_path):

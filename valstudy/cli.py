@@ -1,4 +1,5 @@
-"""Command line: ``python -m valstudy {data synth, data check, data stand-in, flops, train, eval, simulate, measure, results, findings, study, book}``.
+"""Command line: ``python -m valstudy {data synth, data check, data stand-in, flops, train, eval, simulate, measure, results,
+findings, attention, study, book}``.
 
 User errors (bad input, missing data, weights or checkpoints) print one line naming the file and the problem and
 exit with status 2; no traceback.
@@ -166,6 +167,15 @@ def _findings(args) -> int:
     return run(args)
 
 
+def _attention(args) -> int:
+    from .analysis.attention_run import MAX_QUERIES, format_summary, measure_run
+
+    chosen = MAX_QUERIES if args.max_queries is None else args.max_queries or None  # 0: every query
+    result = measure_run(args.run, device=args.device, max_queries=chosen, seed=args.seed)
+    print(json.dumps(result, indent=1) if args.json else format_summary(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m valstudy", description="valstudy: data, training, evaluation, the "
                                 "study on Dask and its book; each command's --help says more. A bad input stops "
@@ -249,6 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     fi.add_argument("--records", default="records/synthetic", help="the study's records (the CPU seconds of runs)")
     fi.add_argument("--check", action="store_true", help="exit 1 when the block differs from what it would write")
     fi.set_defaults(func=_findings)
+
+    at = sub.add_parser("attention", help="VAL's attention of a trained run, calibrated and tested by intervention "
+                                          "(docs/attention.md)")
+    at.add_argument("--run", required=True, help="the run folder (VAL or an ablation of it)")
+    at.add_argument("--device", default="cpu")
+    at.add_argument("--max-queries", type=int, default=None,
+                    help="map measures on a fixed-seed sample of this many test queries (default 600; 0: all); "
+                         "R@10 always ranks every query")
+    at.add_argument("--seed", type=int, default=0, help="seed of the query sample and the shuffled pairings")
+    at.add_argument("--json", action="store_true")
+    at.set_defaults(func=_attention)
 
     from .study.command import add_arguments
     st = sub.add_parser("study", help="the whole study: data, runs, records, notebooks, figures (make study)")

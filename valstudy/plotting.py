@@ -290,20 +290,56 @@ def retrieval_grid(rows: Sequence[dict], title: str):
 
 
 # ---------------------------------------------------------------------------------------------------- attention
-def attention_grid(rows: Sequence[dict], levels: Sequence[str], title: str):
-    """Per query: the reference image with the text, the target image, the changed region (when known), and per
-    level the joint-attention spatial map and the self-attention each position receives, over the reference.
+def _grid_map(ax, amap, image_shape, region, **style) -> None:
+    """An (h, w) map drawn as its cells (no smoothing) over the image's extent, the region's outline in red."""
+    ax.imshow(amap, interpolation="nearest", extent=(-0.5, image_shape[1] - 0.5, image_shape[0] - 0.5, -0.5), **style)
+    if region is not None:
+        ax.contour(region.astype(float), levels=[0.5], colors=["red"], linewidths=1.0)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
-    ``rows``: dicts with ``image`` (H, W, 3 uint8), ``text``, ``target`` ((H, W, 3) uint8 or missing), ``region``
-    ((H, W) bool or None), ``spatial`` and ``self`` (dicts level -> (H, W) float map upsampled to the image, or
-    missing). Each map is min-max scaled to [0, 1] before drawing; one colour bar gives the scale.
+
+def attention_grid(rows: Sequence[dict], levels: Sequence[str], title: str, priors: dict | None = None,
+                   kind: str = "spatial"):
+    """Per query: the reference with its text, the target, the changed region, and per level the ``kind`` map and,
+    with ``priors``, its residual (map minus the query-averaged map); a first row then draws the query-averaged map.
+
+    ``rows``: dicts with ``image`` (H, W, 3 uint8), ``text``, ``target`` (or missing), ``region`` ((H, W) bool or
+    None) and ``kind`` (level -> (h, w) map on its own grid). ``priors``: {kind: {level: (h, w)}}. Gates
+    ("spatial") are drawn on their own scale [0, 1]; another kind (the self-attention received, a distribution over
+    positions) from 0 to the level's largest value, stated above the column. Residuals use a diverging colour map
+    centred on 0, symmetric, one range per level stated above the column. No map is min-max scaled.
     """
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    cols = 3 + 2 * len(levels)
-    fig, axes = plt.subplots(len(rows), cols, figsize=(1.3 * cols + 0.6, 1.6 * len(rows)), squeeze=False)
-    for ax_row, r in zip(axes, rows):
+    prior = (priors or {}).get(kind)
+    per = 2 if prior else 1
+    cols, n = 3 + per * len(levels), len(rows) + (1 if prior else 0)
+    fig, axes = plt.subplots(n, cols, figsize=(1.3 * cols + 0.9, 1.55 * n), squeeze=False)
+    maps = {lv: [r.get(kind, {}).get(lv) for r in rows] for lv in levels}
+    top, span = {}, {}
+    for lv in levels:
+        present = [m for m in maps[lv] if m is not None] + ([prior[lv]] if prior and lv in prior else [])
+        top[lv] = 1.0 if kind == "spatial" else max((float(m.max()) for m in present), default=1.0)
+        span[lv] = max((float(np.abs(m - prior[lv]).max()) for m in maps[lv] if m is not None and prior and
+                        lv in prior), default=0.0) or 1e-12
+    label = "JA spatial" if kind == "spatial" else "SA received"
+    if prior:
+        first = axes[0]
+        for ax in first[:3]:
+            ax.axis("off")
+        first[1].text(0.5, 0.5, "query-averaged map\n(the same for every\nquery: the prior)", ha="center",
+                      va="center", fontsize=7, transform=first[1].transAxes)
+        for i, lv in enumerate(levels):
+            if lv in prior:
+                _grid_map(first[3 + per * i], prior[lv], rows[0]["image"].shape, None, cmap="viridis", vmin=0,
+                          vmax=top[lv])
+                first[3 + per * i].set_title(f"{lv}: mean {label}", fontsize=7)
+            else:
+                first[3 + per * i].axis("off")
+            first[4 + per * i].axis("off")
+    for ax_row, r in zip(axes[1:] if prior else axes, rows):
         _image(ax_row[0], r["image"], "reference\n" + _wrap(f"\u201c{r['text']}\u201d", 22), REFERENCE_COLOUR,
                fontsize=7)
         if r.get("target") is not None:
@@ -318,22 +354,26 @@ def attention_grid(rows: Sequence[dict], levels: Sequence[str], title: str):
             ax_row[2].axis("off")
             ax_row[2].text(0.5, 0.5, "no region\n(extras absent)", ha="center", va="center", fontsize=7)
         for i, lv in enumerate(levels):
-            for j, kind in enumerate(("spatial", "self")):
-                ax = ax_row[3 + 2 * i + j]
-                amap = r.get(kind, {}).get(lv)
-                if amap is None:
+            amap = r.get(kind, {}).get(lv)
+            if amap is None:
+                for ax in ax_row[3 + per * i: 3 + per * (i + 1)]:
                     ax.axis("off")
-                    continue
-                span = float(amap.max() - amap.min())
-                scaled = (amap - amap.min()) / span if span > 0 else np.zeros_like(amap)
-                _image(ax, r["image"], f"{lv}: {'JA spatial' if kind == 'spatial' else 'SA received'}", fontsize=7)
-                ax.imshow(scaled, cmap="jet", vmin=0, vmax=1, alpha=0.5,
-                          extent=(-0.5, r["image"].shape[1] - 0.5, r["image"].shape[0] - 0.5, -0.5))
+                continue
+            scale = "0 to 1" if kind == "spatial" else f"0 to {top[lv]:.3g}"
+            _grid_map(ax_row[3 + per * i], amap, r["image"].shape, r.get("region"), cmap="viridis", vmin=0,
+                      vmax=top[lv])
+            ax_row[3 + per * i].set_title(f"{lv}: {label}\n({scale})", fontsize=7)
+            if prior and lv in prior:
+                _grid_map(ax_row[4 + per * i], amap - prior[lv], r["image"].shape, r.get("region"), cmap="RdBu_r",
+                          vmin=-span[lv], vmax=span[lv])
+                ax_row[4 + per * i].set_title(f"{lv}: residual\n(\u00b1{span[lv]:.2g})", fontsize=7)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 0.93, 1))
-    bar = fig.add_axes((0.945, 0.15, 0.012, 0.7))
-    fig.colorbar(ScalarMappable(Normalize(0, 1), "jet"), cax=bar,
-                 label="attention, min-max scaled per map (1 = the map's most attended position)")
+    fig.tight_layout(rect=(0, 0, 0.9, 1))
+    fig.colorbar(ScalarMappable(Normalize(0, 1), "viridis"), cax=fig.add_axes((0.91, 0.15, 0.01, 0.7)),
+                 label="gate value (its own scale)" if kind == "spatial" else "share of the level's largest value")
+    if prior:
+        fig.colorbar(ScalarMappable(Normalize(-1, 1), "RdBu_r"), cax=fig.add_axes((0.96, 0.15, 0.01, 0.7)),
+                     label="residual, share of the level's range (\u00b1, above each column)")
     return fig
 
 
@@ -356,21 +396,137 @@ def region_mass_bars(table, title: str):
     return fig
 
 
-# ---------------------------------------------------------------------------------------------------- costs
+def _interval_points(ax, frame, keys: dict[str, str], levels: Sequence[str], markers: str = "osD^vx") -> None:
+    """Per level (x) and key (offset), the mean with its 95% interval as an error bar (none for one seed)."""
+    width = 0.8 / max(len(keys), 1)
+    for j, (key, label) in enumerate(keys.items()):
+        part = frame[frame["measure"] == key].set_index("level").reindex(levels)
+        x = np.arange(len(levels)) - 0.4 + width * (j + 0.5)
+        mean = part["mean"].to_numpy(float)
+        err = np.vstack([mean - part["low"].to_numpy(float), part["high"].to_numpy(float) - mean])
+        ax.errorbar(x, mean, yerr=np.where(np.isfinite(err), err, 0), fmt=markers[j % len(markers)], color=f"C{j}",
+                    capsize=3, label=label, ms=5)
+    ax.set_xticks(np.arange(len(levels)))
+    ax.set_xticklabels([f"{lv} level" for lv in levels])
+
+
+def region_ratio_plot(frame, title: str):
+    """Per level, the JA spatial gate's in-region ratio beside its references, on a log scale (two-sided: 0.5 and 2
+    are equally far from the uniform map's 1): the gate, its query-averaged map (the null), maps paired with other
+    queries' regions, the region on the level's grid and at image resolution (the ceilings). Right, where ``frame``
+    has them: the gate over its nulls, from the per-seed log differences ``ratio_vs_null`` / ``ratio_vs_shuffled``
+    (1 = no more and no less in the region than the null puts there). ``frame``: rows ``level``, ``measure``,
+    ``mean``, ``low``, ``high`` (means and 95% intervals over seeds)."""
+    keys = {"ratio": "VAL's gate", "ratio_null": "query-averaged map (null)", "ratio_shuffled": "other queries' "
+            "regions (null)", "ratio_mask_grid": "the region on the level's grid", "ratio_mask": "the region itself"}
+    paired = {"ratio_vs_null": "gate / query-averaged map", "ratio_vs_shuffled": "gate / with other queries' regions"}
+    levels = list(dict.fromkeys(frame["level"]))
+    has = set(frame["measure"])
+    right = {k: v for k, v in paired.items() if k in has}
+    fig, axes = plt.subplots(1, 2 if right else 1, figsize=(11 if right else 6.5, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    _interval_points(ax, frame, {k: v for k, v in keys.items() if k in has}, levels)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="0.5", ls=":", lw=1, label="uniform map (1)")
+    ax.set_ylabel("mass in region / region's area share")
+    ax.legend(frameon=False, fontsize=7)
+    if right:
+        ax = axes[0, 1]
+        logs = frame[frame["measure"].isin(list(right))].copy()
+        logs[["mean", "low", "high"]] = np.exp(logs[["mean", "low", "high"]].to_numpy(float))
+        _interval_points(ax, logs, right, levels)
+        ax.axhline(1.0, color="0.5", ls=":", lw=1)
+        ax.set_ylabel("ratio of the gate over its null (x)")
+        ax.legend(frameon=False, fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def interval_bars(frame, keys: dict[str, str], title: str, ylabel: str, zero: bool = True):
+    """Per level, each key's mean over seeds with its 95% interval (``frame`` as :func:`region_ratio_plot`'s); a
+    line at zero with ``zero`` (differences: an interval across it is no detected effect)."""
+    levels = list(dict.fromkeys(frame["level"]))
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    _interval_points(ax, frame, keys, levels)
+    if zero:
+        ax.axhline(0.0, color="0.5", ls=":", lw=1)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig
+
+
+def positive_control_plot(table, title: str):
+    """Per level (columns): the in-region ratio (top, log scale) and the residual's correlation with the region
+    (bottom) of maps blended from the region and the prior at known strengths (0 = the prior, 1 = the region on the
+    level's grid), beside VAL's gate (dashed) and the region at image resolution (dotted). ``table``:
+    ``analysis.attention_seeds.control_table``."""
+    levels = list(dict.fromkeys(table["level"]))
+    fig, axes = plt.subplots(2, len(levels), figsize=(3.2 * len(levels) + 0.5, 5.2), squeeze=False)
+    for i, lv in enumerate(levels):
+        t = table[table["level"] == lv]
+        blend = t[t["source"] == "blend"].sort_values("strength")
+        for ax, col, label in ((axes[0, i], "ratio", "mass in region / area share"),
+                               (axes[1, i], "residual_mask_corr", "residual's correlation with region")):
+            ax.plot(blend["strength"], blend[col], marker="o", color="C0", label="blend of region and prior")
+            for source, style, name in (("VAL", "--", "VAL's gate"), ("mask", ":", "the region itself")):
+                value = t.loc[t["source"] == source, col]
+                if len(value) and np.isfinite(value.iloc[0]):
+                    ax.axhline(value.iloc[0], color="C3" if source == "VAL" else "0.3", ls=style, label=name)
+            ax.set_xlabel("blend strength (share of the region)")
+            ax.set_ylabel(label)
+        axes[0, i].set_yscale("log")
+        axes[0, i].axhline(1.0, color="0.6", lw=0.8)
+        axes[0, i].set_title(f"{lv} level")
+    axes[0, -1].legend(frameon=False, fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def stream_weights_plot(weights: dict, title: str):
+    """Per level, the learned stream weights w_ja (solid) and w_sa (dashed) against the training step, one line per
+    random seed. ``weights``: seed -> ``measure_run``'s ``stream_weights`` (level -> step, w_ja, w_sa)."""
+    levels = list(dict.fromkeys(lv for w in weights.values() for lv in w))
+    fig, axes = plt.subplots(1, len(levels), figsize=(3.4 * len(levels), 3.0), squeeze=False, sharey=True)
+    for ax, lv in zip(axes[0], levels):
+        for k, (seed, w) in enumerate(weights.items()):
+            for stream, style in (("w_ja", "-"), ("w_sa", "--")):
+                values = [np.nan if v is None else v for v in w[lv][stream]]
+                ax.plot(w[lv]["step"], values, style, marker="o", ms=3, color=f"C{k}",
+                        label=f"{stream}, seed {seed}")
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.set_xlabel("step")
+        ax.set_title(f"{lv} level")
+    axes[0, 0].set_ylabel("stream weight (EMA)")
+    axes[0, -1].legend(frameon=False, fontsize=6, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def attention_along_training(table, title: str):
-    """Two panels against training step, one line per level (mean over random seeds, +-1 std band): the spatial
-    map's mass inside the changed region over the region's share (1 = uniform), and the mean correlation between two
-    queries' maps (1 = the same map for every query)."""
+    """Panels against training step, one line per level (mean over random seeds, +-1 std band): the JA spatial
+    gate's in-region ratio (solid) beside its query-averaged map's (dashed; 1 = uniform), and the residual's
+    correlation with the region (or, in a table without it, the correlation between two queries' maps)."""
+    second = "residual_mask_corr" if "residual_mask_corr" in table else "map_correlation"
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.5))
-    panels = (("ratio", "mass in region / region share", 1.0), ("map_correlation", "map correlation across queries", None))
-    for ax, (col, label, ref) in zip(axes, panels):
+    panels = ((("ratio", "-"), ("ratio_null", "--")), ((second, "-"),))
+    labels = ("mass in region / area share (dashed: the null)", "residual's correlation with the region"
+              if second == "residual_mask_corr" else "map correlation across queries")
+    for ax, cols, label in zip(axes, panels, labels):
         for i, (level, part) in enumerate(table.groupby("level", sort=False)):
-            g = part.groupby("step")[col]
-            mean, std = g.mean(), g.std(ddof=1).fillna(0)
-            ax.plot(mean.index, mean.values, marker="o", color=f"C{i}", label=level)
-            ax.fill_between(mean.index, mean - std, mean + std, color=f"C{i}", alpha=0.15, lw=0)
-        if ref is not None:
-            ax.axhline(ref, color="0.5", ls=":", lw=1)
+            for col, style in cols:
+                if col not in part or part[col].isna().all():
+                    continue
+                g = part.groupby("step")[col]
+                mean, std = g.mean(), g.std(ddof=1).fillna(0)
+                ax.plot(mean.index, mean.values, style, marker="o", color=f"C{i}",
+                        label=level if style == "-" else None)
+                ax.fill_between(mean.index, mean - std, mean + std, color=f"C{i}", alpha=0.12, lw=0)
+        ax.axhline(1.0 if ax is axes[0] else 0.0, color="0.5", ls=":", lw=1)
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         ax.legend(frameon=False, title="level", fontsize=7)
@@ -379,6 +535,7 @@ def attention_along_training(table, title: str):
     return fig
 
 
+# ---------------------------------------------------------------------------------------------------- costs
 def flops_bars(measured: dict[str, float], paper: dict[str, float], title: str):
     """Log-scale bars: measured MACs beside the supplementary's figures, per item."""
     fig, ax = plt.subplots(figsize=(6.5, 3.4))

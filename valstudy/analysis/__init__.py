@@ -4,8 +4,11 @@ Notebooks call these and ``valstudy.plotting``; they hold no computation themsel
 :func:`record`, which writes the numbers it computed to ``<figures_dir>/<notebook>_<dataset>.json`` for the tests.
 Numbers from the paper are constants in ``common`` (docs/published-numbers.md), labelled "paper, real data, cited".
 One module per notebook family: ``datasets``, ``runs`` (training, results, qualitative), ``stats`` (seeds, paired
-intervals, the sentences of the findings; results and ablations), ``attention``, ``costs``, ``beyond`` (valid@K and the simulated user); ``params`` resolves a
-notebook's profile and folders.
+intervals, the sentences of the findings; results and ablations), ``attention`` (maps and changed regions),
+``attention_measures`` (the calibrated measures on plain arrays), ``attention_gates`` (gates of many queries),
+``interventions`` (test-time replacements and R@10 under them), ``attention_run`` (every measure of one run: ``python
+-m valstudy attention``), ``attention_seeds`` (over seeds, intervals, sentences), ``costs``, ``beyond`` (valid@K and
+the simulated user); ``params`` resolves a notebook's profile and folders.
 """
 from .common import (PAPER_COUNTS, PAPER_LABEL, PAPER_RESULTS, VARIANT_LABELS, ABLATION_GROUPS, STOPWORDS, record,
     markdown)
@@ -15,6 +18,12 @@ from .runs import (training_curves, recall_columns, summary_table, protocol_bars
     rank_queries, pick_examples, with_images)
 from .attention import (attention_maps, unique_queries, pick_attention_examples, attention_rows, upsample,
     ChangedRegions, region_mass, image_dependence, region_summary, attention_along_training)
+from .attention_measures import measure_maps, positive_control, blend, region_ratios, map_distance, STRENGTHS
+from .attention_run import (measure_run, measures_along_training, attention_records, attention_examples,
+    format_summary)
+from .attention_seeds import (seed_intervals, attention_sentences, level_sentences, control_table, blend_equivalent,
+    interval_frame, interval_table, readme_line)
+from .interventions import RecallProbe, mean_spatial_gate, mean_channel_gate, zero_self_attention, recall_under
 from .costs import flops_summary, flops_bars_data, time_retrieval, retrieval_timings, loglog_fit
 from .stats import (t_quantile, per_seed, seed_summary, ablation_runs, ablation_table, paired_differences,
     mean_std_text, mean_interval, region_excess, region_sentence)
@@ -30,7 +39,11 @@ __all__ = [
     "training_curves", "recall_columns", "summary_table", "protocol_bars", "paper_table", "ablation_table",
     "rank_queries", "pick_examples", "with_images", "attention_maps", "unique_queries",
     "pick_attention_examples", "attention_rows", "upsample", "ChangedRegions", "region_mass", "image_dependence",
-    "region_summary", "attention_along_training", "flops_summary",
+    "region_summary", "attention_along_training", "measure_maps", "positive_control", "blend", "region_ratios",
+    "map_distance", "STRENGTHS", "measure_run", "measures_along_training", "attention_records", "attention_examples",
+    "format_summary", "seed_intervals", "attention_sentences", "level_sentences", "control_table",
+    "blend_equivalent", "interval_frame", "interval_table", "readme_line", "RecallProbe", "mean_spatial_gate",
+    "mean_channel_gate", "zero_self_attention", "recall_under", "flops_summary",
     "flops_bars_data", "time_retrieval", "retrieval_timings", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
     "paired_differences", "mean_std_text", "mean_interval", "region_excess",
     "region_sentence", "SIMULATION", "MARGIN", "paired_verdicts", "verdict_sentence", "verdict_table", "PLATEAU_POINTS", "convergence_table", "mean_curves", "validation_curve",

@@ -121,6 +121,16 @@ class ChangedRegions:
                 mask |= part_map == self.parts.index(part)
         return mask if mask.any() else None
 
+    def kind(self, reference: str, target: str, text: str) -> str | None:
+        """"global" when a changed attribute covers the whole garment (colour, shade, texture, category), "local"
+        when every changed attribute lives on one part of it (a sleeve, a heel), None when unknown."""
+        changed = self.pairs.get((reference, target, text), self.pairs.get((reference, target)))
+        parts = [self.attribute_part.get(a) for a in changed or ()]
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        return "global" if "foreground" in parts else "local"
+
 
 def region_mass(maps: list[dict], masks: list[np.ndarray | None], levels) -> pd.DataFrame:
     """Per level: mean share of spatial-attention mass inside the changed region, mean area fraction of the region,
