@@ -12,8 +12,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Attention: where VAL looks when it reads the text, and whether retrieval uses it
 #
@@ -90,40 +88,29 @@
 # R@10) is claimed only where the interval of its per-seed difference excludes zero.
 
 # %% tags=["parameters"]
-DATASET: str = "shoes"      # fashion200k | shoes | fashioniq
-PROFILE: str = "synthetic"  # synthetic: the study | smoke: wiring check | real: GPU; $VALSTUDY_PROFILE overrides
-DATA_ROOT: str = ""         # data folder; empty: the profile's (smoke: build/smoke/data, synthetic: data)
-RUNS_ROOT: str = ""         # run folders; empty: the profile's (build/smoke/runs, runs/synthetic, runs/real)
-FIGURES_DIR: str = ""       # figures and tables; empty: the profile's (build/smoke/figures, figures/)
+DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
+PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
+RETRAIN: bool = False   # True: train this chapter's runs here again and rewrite their records (cost printed below)
+FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
+DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
 
 # %%
-NOTEBOOK = "attention"
 import pandas as pd
 from valstudy import analysis, plotting, prepare
-
-PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR = analysis.notebook_parameters(PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)
-study = prepare(DATASET, PROFILE, DATA_ROOT, RUNS_ROOT, FIGURES_DIR)  # data and runs, reused when present
-FIG = study.figures_dir
-figures = []  # every figure this notebook writes, recorded at the end
-
-
-def save(fig, subset):
-    path = plotting.save_figure(fig, FIG, f"{NOTEBOOK}_{DATASET}_{subset}")
-    figures.append(path.name)
-    plotting.show(path)
-
+study = prepare("attention", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR, retrain=RETRAIN)
+PROFILE = study.profile.name
+save = study.save
 
 # %% [markdown]
 # ## 3. Every VAL run measured
 #
-# Each random seed's VAL run is measured by `analysis.attention_records`, which runs the code of
-# `python -m valstudy attention --run RUN_DIR` on its final EMA weights: the map measures on a fixed-seed sample of
-# the test queries of the dataset's first protocol (each query once), R@10 and the interventions on every query.
+# Each random seed's VAL run was measured when the study trained it (`python -m valstudy measure --what attention`,
+# the code of `python -m valstudy attention --run RUN_DIR`) on its final EMA weights: the map measures on a
+# fixed-seed sample of the test queries of the dataset's first protocol (each query once), R@10 and the
+# interventions on every query; the region measures again at each kept snapshot. Its record holds the numbers.
 
 # %%
-val_specs = [s for s in study.specs if s.labels == {"experiment": "methods", "variant": "val"}]
-val_runs = [study.run_dir(s.name) for s in val_specs]
-records = analysis.attention_records(val_runs, device="auto")
+records = [r["measures"]["attention"] for r in study.records("methods", "val")]
 summary = analysis.seed_intervals(records)
 control = analysis.control_table(records)
 regions = summary["synthetic"]
@@ -145,7 +132,7 @@ print(f"{len(records)} VAL run(s) ({', '.join(r['run'] for r in records)}); prot
 # the outline, more for local changes than for global ones?
 
 # %%
-examples = analysis.attention_examples(val_runs[0], n=4, device="auto")
+examples = analysis.attention_examples(study.model_dir(), n=4, device="auto", config=study.model_config())
 save(plotting.attention_grid(examples["rows"], levels, f"{DATASET}: VAL's JA spatial gate, its prior and residual "
                              f"(seed 0; {PROFILE} profile)", examples["priors"]), "maps")
 
@@ -260,8 +247,7 @@ if regions:
 # %%
 save(plotting.stream_weights_plot({r["seed"]: r["stream_weights"] for r in records},
                                   f"{DATASET}: learned stream weights ({PROFILE} profile)"), "weights")
-along = [{**row, "seed": spec.config.seed} for spec, run in zip(val_specs, val_runs)
-         for row in analysis.measures_along_training(run, device="auto")]
+along = [{**row, "seed": r["seed"]} for r in records for row in r["along_training"]]
 if regions:
     save(plotting.attention_along_training(pd.DataFrame(along), f"{DATASET}: VAL's JA spatial gate along training "
                                            f"({len(records)} seed(s); {PROFILE} profile)"), "training")
@@ -281,7 +267,8 @@ for s in sentences:
 # ## Record
 
 # %%
-_ = analysis.record(FIG, NOTEBOOK, DATASET, {
-    "profile": PROFILE, "levels": levels, "regions": regions, "seeds": [r["seed"] for r in records],
-    "records": records, "summary": summary, "sentences": sentences, "readme_line": analysis.readme_line(summary),
-    "shown": examples["queries"], "along_training": along, "figures": figures})
+_ = study.record({
+    "levels": levels, "regions": regions, "seeds": [r["seed"] for r in records],
+    "records": [{k: v for k, v in r.items() if k != "along_training"} for r in records], "summary": summary,
+    "sentences": sentences, "findings": [analysis.readme_line(summary)],
+    "shown": examples["queries"], "along_training": along})

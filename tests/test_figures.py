@@ -1,7 +1,8 @@
 """Figures: every figure the README shows exists and comes from exactly one notebook; no two notebooks write one name.
 
-Which figure names a notebook writes is read from its stored source: each ``save(fig, subset)`` call names a literal
-subset, except the results notebook's ``save(..., protocol)``, which writes one figure per protocol of the dataset.
+Which figure names a notebook writes is read from its stored source: each ``study.save(fig, subset)`` call (or
+``save(...)``, bound to it) names a literal subset, except the results notebook's ``study.save(..., protocol)``, which
+writes one figure per protocol of the dataset.
 Names are ``<notebook>_<dataset>_<subset>.png`` (``costs`` is not per dataset: ``costs_all_<subset>.png``).
 """
 from __future__ import annotations
@@ -31,10 +32,15 @@ def notebook_code(name: str) -> str:
 
 
 def saved_subsets(code: str) -> list[str | ast.expr]:
-    """Second arguments of every ``save(...)`` call: literal subsets, or the expression used."""
+    """Second arguments of every ``save(...)`` or ``study.save(...)`` call: literal subsets, or the expression used."""
     out = []
     for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "save":
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if (isinstance(func, ast.Name) and func.id == "save") or (
+                isinstance(func, ast.Attribute) and func.attr == "save" and isinstance(func.value, ast.Name)
+                and func.value.id == "study"):
             arg = node.args[1]
             out.append(arg.value if isinstance(arg, ast.Constant) else arg)
     return out
@@ -60,7 +66,7 @@ def readme_figures() -> list[str]:
 
 
 def test_saved_subsets_reads_literals_and_expressions():
-    got = saved_subsets('save(f, "maps")\nif x:\n    save(g, protocol)\nprint("save")')
+    got = saved_subsets('save(f, "maps")\nif x:\n    study.save(g, protocol)\nprint("save")\nother.save(h, "no")')
     assert got[0] == "maps" and isinstance(got[1], ast.Name) and len(got) == 2
 
 
@@ -76,11 +82,13 @@ def test_every_notebook_writes_figures_and_no_two_share_a_name():
 
 
 def test_figure_names_follow_the_template_in_each_notebook():
-    # the template lives in each notebook's source, so a renamed notebook cannot keep writing the old names
+    # a notebook names itself to prepare(), whose Study.save writes <notebook>_<dataset>_<subset>.png: a renamed
+    # notebook cannot keep writing the old names
+    from valstudy.study.notebooks import Study
+
     for nb in NOTEBOOKS:
-        code = notebook_code(nb)
-        assert 'f"{NOTEBOOK}_{DATASET}_{subset}"' in code, nb
-        assert re.search(rf'NOTEBOOK(, DATASET)? = "{nb}"', code), nb
+        assert re.search(rf'prepare\("{nb}"', notebook_code(nb)), nb
+    assert Study("costs", "all", None, None, []).name("flops") == "costs_all_flops"
 
 
 @pytest.mark.parametrize("link", readme_figures() or [None])
@@ -107,7 +115,8 @@ def test_parameters_cell_is_upper_case_annotated_and_commented():
             assert type(value).__name__ == m.group(2), line
             names.append(m.group(1))
         if nb in PER_DATASET:
-            assert names[:5] == ["DATASET", "PROFILE", "DATA_ROOT", "RUNS_ROOT", "FIGURES_DIR"], nb
+            assert names[:2] == ["DATASET", "PROFILE"] and {"FIGURES_DIR", "DATA_ROOT"} <= set(names), nb
+            assert ("RETRAIN" in names) == (nb != "datasets"), nb  # every chapter that reads runs can retrain them
         else:
             assert "DATASET" not in names and {"PROFILE", "FIGURES_DIR"} <= set(names), nb
 

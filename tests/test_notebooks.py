@@ -150,8 +150,8 @@ def test_attention(tmp_path):
     assert rec["regions"] is True and rec["levels"] == ["low", "mid", "high"] and rec["seeds"] == [0]
     assert sorted(rec["figures"]) == sorted(f"attention_shoes_{s}.png" for s in (
         "maps", "self", "control_maps", "control", "region", "sensitivity", "intervention", "weights", "training"))
-    (r,) = rec["records"]  # one measure_run dict per seed: the same as python -m valstudy attention --json
-    results = json.loads((REPO / "build" / "smoke" / "runs" / r["run"] / "results.json").read_text())
+    (r,) = rec["records"]  # one measure_run dict per seed (the record's measures["attention"]): attention --json
+    results = json.loads((REPO / SMOKE.runs_dir / r["run"] / "results.json").read_text())
     assert r["r10"] == results["summary"][r["protocol"]]["R@10"]  # the run's own evaluation, exactly
     assert 0 < r["queries"]["with_region"] <= r["queries"]["measured"] <= r["queries"]["test"]
     for level, m in r["levels"].items():
@@ -160,7 +160,7 @@ def test_attention(tmp_path):
         assert all(m[k] is not None for k in ("delta_r10_mean_gate", "delta_r10_mean_channel", "delta_r10_sa_zero"))
         assert rec["summary"]["levels"][level]["ratio"]["mean"] == pytest.approx(m["ratio"])
     assert [c["source"] for c in r["positive_control"]["low"]] == ["uniform"] + ["blend"] * 5 + ["mask"]
-    assert sum(s.startswith("Finding (") for s in rec["sentences"]) == 3 and rec["readme_line"].startswith("- Shoes")
+    assert sum(s.startswith("Finding (") for s in rec["sentences"]) == 3 and rec["findings"][0].startswith("- Shoes")
     assert {row["seed"] for row in rec["along_training"]} == {0} and len(rec["shown"]) == 4
 
 

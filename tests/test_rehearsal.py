@@ -7,8 +7,8 @@ import valstudy.data.marker as marker
 from valstudy.config import PROFILES
 from valstudy.data.standin import NOTE, write_standins
 from valstudy.data.synth import synthesize
-from valstudy.study.plan import plan
-from valstudy.study.runner import ensure_data, ensure_runs
+from valstudy.study.plan import plan, profile_paths
+from valstudy.study.tasks import ensure_data, run_task
 
 
 @pytest.fixture(autouse=True)
@@ -31,9 +31,12 @@ def test_rehearsal_runs_the_paper_configurations_tiny_on_stand_ins(tmp_path, cap
     assert {s.config.name for s in specs} == {"fashioniq_paper"}
     assert all(s.config.model.backbone == "small" and s.config.steps == 2 for s in specs)
     assert all(s.config.data.root == str(root / "fashioniq") for s in specs)
-    folders = ensure_runs(specs, tmp_path / "runs", verbose=False)
-    for folder in folders:
-        res = json.loads((folder / "results.json").read_text())
+    paths = profile_paths(prof, data=root, runs=tmp_path / "runs", records=tmp_path / "records",
+                          figures=tmp_path / "figures")
+    paths.runs.mkdir(), paths.records.mkdir()  # the study's command makes them before submitting
+    for spec in specs:                       # what a study worker does with each run: train, evaluate, record
+        assert "train" in run_task(spec, paths)["done"]
+        res = json.loads((paths.runs / spec.name / "results.json").read_text())
         assert res["stand_in_images"] is True and res["note"] == NOTE
         assert {(r["protocol"], r["category"]) for r in res["splits"]} == {
             (p, c) for p in ("val", "official") for c in ("dress", "shirt", "toptee")}

@@ -37,14 +37,14 @@ def run_name(run_dir: Path, dataset: str) -> str:
     return "/".join(parts[-3:]) if len(parts) >= 3 and parts[-3] == dataset else run_dir.name
 
 
-def _load(run_dir: Path, device: str):
+def _load(run_dir: Path, device: str, config=None):
     from ..evaluation import load_run
 
     for name in ("config.json", "vocab.json", "final.pt"):
         if not (run_dir / name).is_file():
             raise ValstudyError(f"{run_dir / name}: missing; pass a finished run's folder (it holds config.json, "
                                 f"vocab.json and final.pt)")
-    model, dataset, vocab, cfg = load_run(run_dir, device=device)
+    model, dataset, vocab, cfg = load_run(run_dir, device=device, config=config)
     if not hasattr(model, "transformers"):
         raise ValstudyError(f"{run_dir / 'config.json'}: a {cfg.model.method} run has no composite transformers; "
                             f"attention is measured on VAL and its ablations")
@@ -229,18 +229,19 @@ def measures_along_training(run_dir: str | Path, device: str = "cpu", max_querie
 def attention_records(run_dirs, device: str = "cpu", max_queries: int | None = MAX_QUERIES) -> list[dict]:
     """:func:`measure_run` of each run folder (one per random seed): the records every number over seeds comes from.
 
-    The one place the chapter gets them; pointing it at stored records instead changes no other line."""
+    The study stores these in each VAL run's record (``measures["attention"]``), which the chapter reads."""
     return [measure_run(d, device=device, max_queries=max_queries) for d in run_dirs]
 
 
 def attention_examples(run_dir: str | Path, n: int = 4, strength: float = 0.25, device: str = "cpu",
-                       max_queries: int | None = MAX_QUERIES, seed: int = 0) -> dict:
+                       max_queries: int | None = MAX_QUERIES, seed: int = 0, config=None) -> dict:
     """What ``plotting.attention_grid`` draws for one run: ``n`` queries (one per reference image, from the smallest
     changed region to the largest; the first ones without regions) with their gates and received self-attention on
     the maps' own grids, and the query-averaged maps (``priors``) of the same sample :func:`measure_run` measures.
 
     With regions, also the positive control drawn the same way: ``control_rows`` / ``control_priors`` hold the
     blend of each query's region and the prior at ``strength`` (``attention_measures.blend``) and its mean.
+    ``config``: the run's resolved configuration, for committed weights (``Study.model_config``).
     Returns ``rows``, ``priors``, ``control_rows``, ``control_priors`` (None without regions), ``levels``,
     ``queries`` (the shown queries' reference and text).
     """
@@ -249,7 +250,7 @@ def attention_examples(run_dir: str | Path, n: int = 4, strength: float = 0.25, 
     from .attention_measures import blend
 
     run_dir = Path(run_dir)
-    model, dataset, vocab, cfg = _load(run_dir, device)
+    model, dataset, vocab, cfg = _load(run_dir, device, config)
     _, _, queries, masks, _, _ = measured_queries(dataset, cfg, max_queries, seed)
     gates = collect_gates(model, dataset, queries, vocab, cfg, masks)
     kinds = [k for k in ("spatial", "sa_received") if any(k in g for g in gates.values())]

@@ -142,12 +142,13 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
 
 
 def attention_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> list[str]:
-    """The attention chapter's generated findings (``attention_<ds>.json``, key ``findings``), per dataset."""
+    """The attention chapter's generated findings (``attention_<ds>.json``, key ``findings``: README lines that
+    name their dataset), per dataset."""
     lines = []
     for ds in datasets:
         path = Path(figures_dir) / f"attention_{ds}.json"
         found = (read_json(path) if path.is_file() else {}).get("findings") or []
-        lines += [f"- {DATASET_NAMES[ds]}: {text}" for text in found]
+        lines += list(found)
     return lines
 
 

@@ -7,7 +7,9 @@ the study then measures finished runs again (their weights are unchanged) instea
 
 - ``simulation``: the simulated user of the beyond chapter (``valstudy.simulate``): success within T turns, on a
   fixed sample of ``SIMULATION["max_sessions"]`` sessions per split (the same for every run).
-- ``attention``: the attention chapter's calibrated measures, text sensitivity and interventions (VAL only).
+- ``attention``: the attention chapter's calibrated measures, text sensitivity and interventions
+  (``analysis.attention_run.measure_run``) and the region measures at each kept snapshot (``along_training``); VAL's
+  method runs only.
 """
 from __future__ import annotations
 
@@ -29,9 +31,9 @@ def _simulation(run_dir: Path, device: str) -> dict:
 
 
 def _attention(run_dir: Path, device: str) -> dict:
-    from .attention_measures import measure_run  # noqa: F401  (the attention chapter's measures)
+    from .attention_run import measure_run, measures_along_training
 
-    return measure_run(run_dir, device=device)
+    return {**measure_run(run_dir, device=device), "along_training": measures_along_training(run_dir, device=device)}
 
 
 MEASURES: dict[str, Callable[[Path, str], dict]] = {"simulation": _simulation, "attention": _attention}

@@ -128,7 +128,7 @@ def measures_for(spec: RunSpec) -> tuple[str, ...]:
     VAL's method runs (``valstudy.analysis.measures``)."""
     if spec.labels.get("experiment") != "methods":
         return ()
-    return ("simulation",)  # attention measures: added with valstudy.analysis.attention_measures
+    return ("simulation", "attention") if spec.labels.get("variant") == "val" else ("simulation",)
 
 
 def run_state(run_dir: Path, spec: RunSpec) -> str:
