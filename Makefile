@@ -23,11 +23,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install valstudy with its dev extras (torch, jupyter, papermill, nbval)
+setup: $(STAMP) ## create .venv and install valstudy with its dev extras (torch, jupyter, papermill, pytest)
 
-test: $(STAMP) ## run the test suite, then nbval on the stored notebooks (a wiring check: VALSTUDY_PROFILE=smoke)
+test: $(STAMP) ## run the test suite (every stored notebook executed under VALSTUDY_PROFILE=smoke: tests/test_notebooks.py)
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup -q --ignore=tests/browser
-	VALSTUDY_PROFILE=smoke $(PY) -m pytest --nbval-lax -q notebooks/*.ipynb
 
 notebooks: $(STAMP) ## sync each notebook's .py and .ipynb (jupytext), then strip the .ipynb outputs
 	$(PY) -m jupytext --sync notebooks/*.ipynb

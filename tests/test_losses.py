@@ -167,3 +167,17 @@ def test_bad_shapes_raise():
         TripletLoss()(torch.randn(3, 4), torch.randn(3, 5))
     with pytest.raises(ValstudyError, match="at least 2"):
         SoftmaxLoss()(torch.randn(1, 4), torch.randn(1, 4))
+
+
+def test_training_state_mines_as_the_configuration_says():
+    # the *_paper configurations train with the authors' broadcast, the synthetic study with per_anchor
+    from valstudy.config import get_config
+    from valstudy.training.state import TrainingState
+
+    model = torch.nn.Linear(2, 2)
+    model.levels = ("low", "mid", "high")
+    for name, rule in (("fashioniq_paper", "code"), ("shoes_synth", "per_anchor")):
+        cfg = get_config(name)
+        assert cfg.triplet_mining == rule
+        state = TrainingState(cfg, model, torch.device("cpu"))
+        assert [l.mining for l in state.criterion.losses] == [rule] * 3, name

@@ -7,6 +7,7 @@ reads that have no record, once; lock-protected); figures go to ``tmp_path``. Al
 from __future__ import annotations
 
 import json
+import os
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 
 from valstudy.data import DATASETS
+from valstudy.config.study import PROFILE_ENV
 from valstudy.study import PROFILES, REPO
 
 pytestmark = [pytest.mark.xdist_group("notebooks"), pytest.mark.slow]
@@ -21,14 +23,25 @@ SMOKE = PROFILES["smoke"]
 
 
 def execute(notebook: str, tmp_path: Path, **params) -> tuple[dict, Path]:
-    """Run ``notebooks/<notebook>.ipynb`` with smoke parameters; return (its record, the figures folder)."""
+    """Run the stored ``notebooks/<notebook>.ipynb`` under ``VALSTUDY_PROFILE=smoke`` (its parameters as stored but
+    the figures folder and ``params``); return (its record, the figures folder)."""
     import papermill as pm
 
     figures = tmp_path / "figures"
-    params = {"PROFILE": "smoke", "FIGURES_DIR": str(figures), **params}
-    pm.execute_notebook(str(REPO / "notebooks" / f"{notebook}.ipynb"), str(tmp_path / f"{notebook}.ipynb"),
-                        parameters=params, cwd=str(REPO), progress_bar=False, kernel_name="python3")
+    params = {"FIGURES_DIR": str(figures), **params}
+    # the stored notebook's PROFILE = "" leaves the profile to $VALSTUDY_PROFILE, as a reader's kernel would
+    before = os.environ.get(PROFILE_ENV)
+    os.environ[PROFILE_ENV] = "smoke"
+    try:
+        pm.execute_notebook(str(REPO / "notebooks" / f"{notebook}.ipynb"), str(tmp_path / f"{notebook}.ipynb"),
+                            parameters=params, cwd=str(REPO), progress_bar=False, kernel_name="python3")
+    finally:
+        if before is None:
+            os.environ.pop(PROFILE_ENV)
+        else:
+            os.environ[PROFILE_ENV] = before
     record = json.loads((figures / f"{notebook}_{params.get('DATASET', 'all')}.json").read_text())
+    assert record["profile"] == "smoke", f"{notebook}: the stored notebook did not take $VALSTUDY_PROFILE"
     for name in record["figures"]:
         assert (figures / name).stat().st_size > 5000, f"{name} missing or empty"
         assert name.startswith(f"{notebook}_{params.get('DATASET', 'all')}_")

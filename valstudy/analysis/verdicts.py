@@ -21,48 +21,12 @@ import math
 
 import pandas as pd
 
-from .stats import t_quantile
+from .stats import t_cdf, t_quantile
 
 MARGIN = 3.0     # points of R@K: the equivalence margin (and the effect the power analysis is sized for)
 ALPHA = 0.05
 POWER = 0.8
 MAX_SEEDS = 200  # the power analysis reports "more than this" beyond it
-
-
-def t_cdf(x: float, df: int) -> float:
-    """P(T <= x) for Student's t with ``df`` degrees of freedom (regularised incomplete beta, continued fraction)."""
-    if not math.isfinite(x):
-        return 1.0 if x > 0 else 0.0
-    z = df / (df + x * x)
-    tail = 0.5 * _betainc(df / 2, 0.5, z)  # P(T > |x|)
-    return 1.0 - tail if x >= 0 else tail
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """The regularised incomplete beta function I_x(a, b) (Numerical Recipes' continued fraction)."""
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
-    if x > (a + 1) / (a + b + 2):
-        return 1.0 - _betainc(b, a, 1.0 - x)
-    f, c, d = 1.0, 1.0, 0.0
-    for i in range(400):
-        m = i // 2
-        if i == 0:
-            num = 1.0
-        elif i % 2 == 0:
-            num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
-        else:
-            num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
-        d = 1.0 + num * d
-        d = 1.0 / (d if abs(d) > 1e-300 else 1e-300)
-        c = 1.0 + num / (c if abs(c) > 1e-300 else 1e-300)
-        f *= c * d
-        if abs(1.0 - c * d) < 1e-14:
-            break
-    return front * (f - 1.0) / a
 
 
 def seeds_needed(sd: float, margin: float = MARGIN, power: float = POWER, alpha: float = ALPHA) -> int:

@@ -47,7 +47,8 @@ class TrainingState:
 
     def __init__(self, cfg: TrainConfig, model: torch.nn.Module, device: torch.device):
         self.model = model
-        self.criterion = build_loss(cfg.loss, len(model.levels), fallback=cfg.triplet_fallback).to(device)
+        self.criterion = build_loss(cfg.loss, len(model.levels), fallback=cfg.triplet_fallback,
+                                    mining=cfg.triplet_mining).to(device)
         params = param_groups(model, cfg.weight_decay, cfg.weight_decay_scope)
         params.append({"params": list(self.criterion.parameters()), "weight_decay": 0.0})
         self.optimizer = torch.optim.Adam([g for g in params if g["params"]], lr=cfg.lr)
