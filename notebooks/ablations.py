@@ -89,7 +89,8 @@ study = prepare("ablations", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR, retrain=R
 # The two ablative baselines, redrawn after the supplementary's Fig. 1: greyed boxes are the stream removed.
 
 # %%
-study.save(plotting.val_schematic(("full", "no_sa", "no_ja")), "schematic")
+study.save(plotting.val_schematic(("full", "no_sa", "no_ja")), "schematic",
+           "VAL beside its two ablative baselines, w/o SA and w/o JA, drawn as the supplementary's Fig. 1")
 
 # %% [markdown]
 # ## 3. Every ablation beside full VAL, mean ± standard deviation over seeds
@@ -120,7 +121,8 @@ n_seeds = int(table["seeds"].max())
 study.save(plotting.recall_bars(table[[f"{k} {s}" for k in ks for s in ("mean", "std")]], ks,
                           f"{DATASET}: ablations, protocol '{protocol}' ({study.profile.name} profile, "
                           f"{'mean ± std over %d seeds' % n_seeds if n_seeds > 1 else '1 seed'})", group="variant"),
-     "recall")
+     "recall",
+           f"Test recall of VAL and each of its ablations on {DATASET}, mean and spread over seeds")
 
 # %% [markdown]
 # ## 4. Paired differences against full VAL

@@ -134,7 +134,8 @@ print(f"{len(records)} VAL run(s) ({', '.join(r['run'] for r in records)}); prot
 # %%
 examples = analysis.attention_examples(study.model_dir(), n=4, device="auto", config=study.model_config())
 save(plotting.attention_grid(examples["rows"], levels, f"{DATASET}: VAL's JA spatial gate, its prior and residual "
-                             f"(seed 0; {PROFILE} profile)", examples["priors"]), "maps")
+                             f"(seed 0; {PROFILE} profile)", examples["priors"]), "maps",
+     f"VAL's joint-attention spatial gate on four {DATASET} queries at each level, its query average and residual")
 
 # %% [markdown]
 # The self-attention each position receives, drawn the same way (a distribution over positions, from 0 to the
@@ -145,7 +146,8 @@ save(plotting.attention_grid(examples["rows"], levels, f"{DATASET}: VAL's JA spa
 if "sa_received" in examples["priors"]:
     save(plotting.attention_grid(examples["rows"], levels, f"{DATASET}: self-attention received, its prior and "
                                  f"residual (seed 0; {PROFILE} profile)", examples["priors"], kind="sa_received"),
-         "self")
+         "self",
+         f"Self-attention received at each position on four {DATASET} queries, its query average and residual")
 
 # %% [markdown]
 # ## 5. The positive control: what localising maps look like, and what they score
@@ -160,9 +162,11 @@ if "sa_received" in examples["priors"]:
 if regions:
     save(plotting.attention_grid(examples["control_rows"], levels, f"{DATASET}: positive control, a blend of 25% "
                                  f"region and 75% prior ({PROFILE} profile)", examples["control_priors"]),
-         "control_maps")
+         "control_maps",
+         f"The positive control on {DATASET}: 25% of each changed region blended into the query-averaged map")
     save(plotting.positive_control_plot(control, f"{DATASET}: the positive control beside VAL (mean over "
-                                        f"{len(records)} seed(s))"), "control")
+                                        f"{len(records)} seed(s))"), "control",
+         f"Region measures of the positive control at each strength beside VAL's gate on {DATASET}")
     display(control.set_index(["level", "source", "strength"])[
         ["ratio", "ratio_null", "excess", "residual_mask_corr", "residual_mask_auc"]].round(3))
 
@@ -178,7 +182,8 @@ if regions:
     keys = ["ratio", "ratio_null", "ratio_shuffled", "ratio_mask_grid", "ratio_mask", "ratio_vs_null",
             "ratio_vs_shuffled"]
     save(plotting.region_ratio_plot(analysis.interval_frame(summary, keys), f"{DATASET}: VAL's JA spatial gate in "
-                                    f"the changed region ({len(records)} seed(s), 95% intervals)"), "region")
+                                    f"the changed region ({len(records)} seed(s), 95% intervals)"), "region",
+         f"In-region ratio of VAL's spatial gate beside its nulls and ceilings on {DATASET}, 95% intervals")
     display(analysis.interval_table(summary, {
         "ratio": "ratio", "ratio_null": "null: mean map", "ratio_shuffled": "null: shuffled",
         "ratio_mask_grid": "region on grid", "ratio_mask": "region", "residual_mask_corr": "residual corr.",
@@ -200,7 +205,8 @@ if regions:
 sens = {"text_sensitivity": "another caption, same image", "image_sensitivity": "another image, same caption"}
 save(plotting.interval_bars(analysis.interval_frame(summary, list(sens)), sens, f"{DATASET}: how far the JA spatial "
                             f"gate moves ({len(records)} seed(s), 95% intervals)",
-                            "mean absolute difference (gate scale)", zero=False), "sensitivity")
+                            "mean absolute difference (gate scale)", zero=False), "sensitivity",
+     f"How far VAL's spatial gate moves under another caption and under another image on {DATASET}")
 display(analysis.interval_table(summary, {**sens, "text_sensitivity_corr": "1 - corr., caption",
                                           "image_sensitivity_corr": "1 - corr., image",
                                           "text_sensitivity_channel": "channel gate, caption",
@@ -218,7 +224,8 @@ deltas = {"delta_r10_mean_gate": "spatial gate := its query average",
           "delta_r10_sa_zero": "self-attention output := 0"}
 save(plotting.interval_bars(analysis.interval_frame(summary, list(deltas)), deltas, f"{DATASET}: R@10 under test-time "
                             f"interventions, minus R@10 ({len(records)} seed(s), 95% intervals)",
-                            "change in R@10 (points)"), "intervention")
+                            "change in R@10 (points)"), "intervention",
+     f"Change in test R@10 on {DATASET} when a gate is set to its query average or self-attention to zero")
 display(analysis.interval_table(summary, deltas, digits=1))
 
 # %% [markdown]
@@ -246,11 +253,13 @@ if regions:
 
 # %%
 save(plotting.stream_weights_plot({r["seed"]: r["stream_weights"] for r in records},
-                                  f"{DATASET}: learned stream weights ({PROFILE} profile)"), "weights")
+                                  f"{DATASET}: learned stream weights ({PROFILE} profile)"), "weights",
+     f"Learned weights of the joint-attention and self-attention streams along training on {DATASET}")
 along = [{**row, "seed": r["seed"]} for r in records for row in r["along_training"]]
 if regions:
     save(plotting.attention_along_training(pd.DataFrame(along), f"{DATASET}: VAL's JA spatial gate along training "
-                                           f"({len(records)} seed(s); {PROFILE} profile)"), "training")
+                                           f"({len(records)} seed(s); {PROFILE} profile)"), "training",
+         f"VAL's spatial gate in the changed region along training on {DATASET}, one line per seed")
 
 # %% [markdown]
 # ## 11. Findings

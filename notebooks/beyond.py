@@ -72,7 +72,8 @@ vague.round(2)
 
 # %%
 study.save(plotting.vagueness_bars(vague, K, f"{DATASET}, protocol '{protocol}': R@{K} and valid@{K} by caption style "
-                                       f"({study.profile.name} profile)"), "vagueness")
+                                       f"({study.profile.name} profile)"), "vagueness",
+           f"R@K and valid@K by caption style on {DATASET}")
 
 # %% [markdown]
 # ## A simulated user over several turns
@@ -104,7 +105,8 @@ else:
 if world:
     seeds = int(sim["seeds"].max())
     study.save(plotting.success_curves(sim, f"{DATASET}: simulated user, success within T turns (top {SIM_K}; "
-                                      f"{seeds} seed{'s' if seeds > 1 else ''}, {study.profile.name} profile)"), "simulation")
+                                      f"{seeds} seed{'s' if seeds > 1 else ''}, {study.profile.name} profile)"), "simulation",
+               f"Success of a simulated user within T turns on {DATASET}, per method")
 
 # %% [markdown]
 # ### Finding

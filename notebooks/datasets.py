@@ -61,7 +61,8 @@ counts
 
 # %%
 examples = analysis.anatomy_examples(ds, n=4)
-study.save(plotting.pair_grid(examples, f"{DATASET}: reference + user text -> target ({kind} data)"), "examples")
+study.save(plotting.pair_grid(examples, f"{DATASET}: reference + user text -> target ({kind} data)"), "examples",
+           f"Example queries of {DATASET}: reference image, user text and target image")
 
 # %% [markdown]
 # ## 3. The user texts
@@ -74,9 +75,11 @@ study.save(plotting.pair_grid(examples, f"{DATASET}: reference + user text -> ta
 texts = analysis.texts_by_split(ds)
 lengths = analysis.caption_lengths(texts)
 words = analysis.top_words(texts["train"], n=25)
-study.save(plotting.length_histogram(lengths, f"{DATASET}: user text length ({kind} data)"), "lengths")
+study.save(plotting.length_histogram(lengths, f"{DATASET}: user text length ({kind} data)"), "lengths",
+           f"Histogram of the user texts' lengths on {DATASET}")
 study.save(plotting.top_words_bar(words, f"{DATASET}: 25 most frequent words of the training texts\n"
-                                   f"(function words left out; {kind} data)"), "vocabulary")
+                                   f"(function words left out; {kind} data)"), "vocabulary",
+           f"The 25 most frequent words of the training texts of {DATASET}")
 
 # %% [markdown]
 # ## 4. What the world asks of spatial attention

@@ -62,8 +62,10 @@ recall_at_k([r["rank"] for r in rows], ks)
 
 # %%
 title = f"{DATASET}: VAL top-{K}, {{}} ({study.profile.name} profile)"
-study.save(plotting.retrieval_grid(analysis.with_images(ds, successes), title.format("best-ranked queries")), "success")
-study.save(plotting.retrieval_grid(analysis.with_images(ds, failures), title.format("worst-ranked queries")), "failure")
+study.save(plotting.retrieval_grid(analysis.with_images(ds, successes), title.format("best-ranked queries")), "success",
+           f"The best-ranked test queries of VAL on {DATASET}: reference, text, top results and the target")
+study.save(plotting.retrieval_grid(analysis.with_images(ds, failures), title.format("worst-ranked queries")), "failure",
+           f"The worst-ranked test queries of VAL on {DATASET}: reference, text, top results and the target")
 
 # %% [markdown]
 # ### Summary

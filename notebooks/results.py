@@ -75,7 +75,8 @@ for protocol in protocols:
     seeds = int(summary["seeds"].max())
     spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "1 seed"
     study.save(plotting.recall_bars(bars, metrics, f"{DATASET}, protocol '{protocol}' ({study.profile.name} profile, {spread})"),
-         protocol)
+         protocol,
+               f"Test recall of every method on {DATASET} under protocol {protocol}, mean and spread over seeds")
 
 # %% [markdown]
 # ## 3. Paired differences: what the study can claim
