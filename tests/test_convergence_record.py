@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import skip_until_the_study_is_recorded
+
 from valstudy.analysis.convergence import PLATEAU_POINTS, plateau_gain
 from valstudy.analysis.common import VARIANT_LABELS
 from valstudy.analysis.stats import DATASET_NAMES
@@ -22,9 +24,7 @@ FIGURES = Path(__file__).resolve().parents[1] / "figures"
 
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_the_plateau_criterion_is_recomputed_from_the_recorded_curves_and_reported(dataset):
-    if not (FIGURES.parent / "records" / "synthetic").is_dir():
-        pytest.skip("figures/ and the README's block predate the decisive study's records (no records/synthetic/ "
-                    "committed yet): make study regenerates them")
+    skip_until_the_study_is_recorded()
     path = FIGURES / f"training_{dataset}.json"
     assert path.is_file(), f"{path} is missing: run make figures"
     record = json.loads(path.read_text())

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import skip_until_the_study_is_recorded
+
 from valstudy.analysis import findings, verdicts
 from valstudy.analysis.stats import per_seed, t_quantile
 from valstudy.errors import ValstudyError
@@ -142,9 +144,7 @@ def test_the_findings_command_checks_and_rewrites_the_block(tmp_path, capsys):
 
 
 def test_committed_readme_findings_are_what_the_committed_figures_and_records_give():
-    if not (REPO / "records" / "synthetic").is_dir():
-        pytest.skip("figures/ and the README's block predate the decisive study's records (no records/synthetic/ "
-                    "committed yet): make study regenerates them")
+    skip_until_the_study_is_recorded()
     block = findings.readme_block(REPO / "figures", REPO / "records" / "synthetic")
     assert block in (REPO / "README.md").read_text(), \
         "README.md's findings block is stale: run python -m valstudy findings --readme README.md"

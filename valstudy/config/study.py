@@ -110,6 +110,12 @@ def lvs_overrides(dataset: str, steps: int, side_info_root: str, paper: bool) ->
     return out if dataset == "shoes" else {**out, "side_info_root": side_info_root}
 
 
+# Dataset -> variant -> random seeds of the synthetic study, planned from its pilot (the first three seeds of every
+# variant) by bench/seeds.py from the spread of the paired differences of final validation R@10, never from a verdict
+# (valstudy/study/seeds.py); a copy of docs/seeds.json's plans (tests/test_seed_plan.py). A dataset or variant not
+# named keeps the pilot's three seeds.
+SEED_PLAN: dict[str, dict[str, int]] = {}
+
 WIRING_CHECK = ("WIRING CHECK (smoke profile): tiny data and 12-step runs test that every cell works; the numbers "
                 "below say nothing about VAL. Leave PROFILE empty (or set it to \"synthetic\") for the study's results.")
 _REHEARSAL = ("REHEARSAL (real annotation files, stand-in images allowed, a tiny model for 2 steps): the numbers "
@@ -122,10 +128,10 @@ PROFILES: dict[str, Profile] = {
                                           "model.word_dim": 32},
                      data_dir="build/smoke/data", runs_dir="build/smoke/runs", records_dir="build/smoke/records",
                      figures_dir="build/smoke/figures", speed_guess=5.0, banner=WIRING_CHECK, train_missing=True),
-    # The study. Random seeds: the first three of every variant are the pilot that plans the rest from the spread of
-    # the paired differences (bench/seeds.py, docs/seeds.json). Evaluations: every eighth of the steps.
+    # The study. Random seeds: the first three of every variant are the pilot; SEED_PLAN adds the seeds its spread
+    # asks for. Evaluations: every eighth of the steps.
     "synthetic": Profile("synthetic", "small", (0, 1, 2), METHODS, STUDY_ABLATIONS, evaluations=8,
-                         snapshots=(0.1, 0.25, 0.5), overrides={"log_every": 10},
+                         snapshots=(0.1, 0.25, 0.5), overrides={"log_every": 10}, seed_plan=SEED_PLAN,
                          executed_dir="notebooks/executed", speed_guess=4.0),
     # A first look (make study-quick): the synthetic study's data and step budgets, one random seed, no ablations;
     # its records and figures go to build/quick/, never records/ or figures/. One seed gives no interval: its tables
