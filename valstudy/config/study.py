@@ -114,7 +114,9 @@ def lvs_overrides(dataset: str, steps: int, side_info_root: str, paper: bool) ->
 # variant) by bench/seeds.py from the spread of the paired differences of final validation R@10, never from a verdict
 # (valstudy/study/seeds.py); a copy of docs/seeds.json's plans (tests/test_seed_plan.py). A dataset or variant not
 # named keeps the pilot's three seeds.
-SEED_PLAN: dict[str, dict[str, int]] = {}
+SEED_PLAN: dict[str, dict[str, int]] = {
+    "fashion200k": {"tirg": 3, "no_sa": 6, "no_ja": 5, "low": 8, "mid": 4, "high": 8, "lvs": 8, "val": 8},
+}
 
 WIRING_CHECK = ("WIRING CHECK (smoke profile): tiny data and 12-step runs test that every cell works; the numbers "
                 "below say nothing about VAL. Leave PROFILE empty (or set it to \"synthetic\") for the study's results.")
