@@ -116,6 +116,7 @@ def lvs_overrides(dataset: str, steps: int, side_info_root: str, paper: bool) ->
 # named keeps the pilot's three seeds.
 SEED_PLAN: dict[str, dict[str, int]] = {
     "fashion200k": {"tirg": 3, "no_sa": 6, "no_ja": 5, "low": 8, "mid": 4, "high": 8, "lvs": 8, "val": 8},
+    "shoes": {"tirg": 8, "no_sa": 8, "no_ja": 8, "low": 6, "mid": 5, "high": 5, "lvs": 8, "val": 8},
 }
 
 WIRING_CHECK = ("WIRING CHECK (smoke profile): tiny data and 12-step runs test that every cell works; the numbers "
