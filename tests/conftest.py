@@ -1,6 +1,7 @@
 """Tiny datasets in the real file formats (docs/protocols.md), with answers worked out by hand in the tests."""
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -151,17 +152,23 @@ def fashioniq_root(tmp_path) -> Path:
     return write_fashioniq(tmp_path / "fashioniq")
 
 
-def skip_until_the_study_is_recorded() -> None:
-    """Skip a check of the committed figures and README block while the synthetic study's plan has runs without a
-    current committed record under records/synthetic/: until then figures/ holds the previous study's numbers (the
-    README says so) and the study is being built over several sittings (make records)."""
+@functools.lru_cache(maxsize=1)
+def _unrecorded_study_runs() -> tuple[list, int]:
+    """(the synthetic study's planned runs without a current committed record, how many runs it plans); read once."""
     from valstudy.config import DATASETS, PROFILES
     from valstudy.study import plan, profile_paths
     from valstudy.study.runner import to_do
 
     paths = profile_paths(PROFILES["synthetic"])
     specs = [s for ds in DATASETS for s in plan(ds, PROFILES["synthetic"], paths.data)]
-    missing = to_do(specs, paths)
+    return to_do(specs, paths), len(specs)
+
+
+def skip_until_the_study_is_recorded() -> None:
+    """Skip a check of the committed figures and README block while the synthetic study's plan has runs without a
+    current committed record under records/synthetic/: until then figures/ holds the previous study's numbers (the
+    README says so) and the study is being built over several sittings (make records)."""
+    missing, planned = _unrecorded_study_runs()
     if missing:
-        pytest.skip(f"figures/ and the README's block predate the decisive study: {len(missing)} of its {len(specs)} "
+        pytest.skip(f"figures/ and the README's block predate the decisive study: {len(missing)} of its {planned} "
                     f"planned runs have no committed record yet (first: {missing[0].name}); make records trains them")
