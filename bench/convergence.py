@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from valstudy.analysis.convergence import plateau_gain, validation_curve  # noqa: E402
 from valstudy.config import DATASETS  # noqa: E402
 from valstudy.io import read_json, write_json  # noqa: E402
 from valstudy.study import RunSpec, StudyPaths, absolute, plan, profile_paths  # noqa: E402
@@ -73,13 +74,20 @@ def main() -> int:
     for spec, long in zip(specs, twice):
         base, more = read_json(record_path(study.records, spec)), read_json(record_path(here.records, long))
         r1, r2 = final_validation(base), final_validation(more)
+        g1, g2 = (plateau_gain(validation_curve(r), r["config"]["steps"]) for r in (base, more))
         rows.append({"dataset": spec.dataset, "variant": spec.labels["variant"], "seed": a.seed,
                      "steps": spec.config.steps, "steps_doubled": long.config.steps, "validation R@10": r1,
-                     "validation R@10 doubled": r2, "gain": r2 - r1, "passes": r2 - r1 < a.tolerance})
+                     "validation R@10 doubled": r2, "gain": r2 - r1, "passes": r2 - r1 < a.tolerance,
+                     "plateau gain": g1, "plateau gain doubled": g2})
         print(f"{spec.name:<36} {spec.config.steps:>5} -> {long.config.steps:>5} steps: validation R@10 "
-              f"{r1:5.1f} -> {r2:5.1f} ({r2 - r1:+.1f}){'' if r2 - r1 < a.tolerance else '  STILL RISING'}")
-    write_json(Path(a.out), {"check": "doubling", "split": "validation", "metric": "R@10", "seed": a.seed,
-                             "tolerance": a.tolerance, "rows": rows})
+              f"{r1:5.1f} -> {r2:5.1f} ({r2 - r1:+.1f}){'' if r2 - r1 < a.tolerance else '  STILL RISING'}; "
+              f"constant-rate gain {g1:+.1f} -> {g2:+.1f}")
+    out = Path(a.out)
+    before = read_json(out) if out.is_file() else {}
+    if before.get("split") == "validation" and before.get("seed") == a.seed and before.get("tolerance") == a.tolerance:
+        rows = [r for r in before.get("rows", []) if r["dataset"] not in a.datasets] + rows  # other datasets kept
+    write_json(out, {"check": "doubling", "split": "validation", "metric": "R@10", "seed": a.seed,
+                     "tolerance": a.tolerance, "rows": rows})
     print(f"{sum(r['passes'] for r in rows)} of {len(rows)} variants gain less than {a.tolerance:g} points; "
           f"written to {a.out}")
     return 0

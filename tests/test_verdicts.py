@@ -129,6 +129,26 @@ def test_the_readme_block_counts_the_outcomes_and_writes_every_sentence(tmp_path
         findings.update_readme(readme, tmp_path, tmp_path)
 
 
+def test_the_doubling_check_is_read_only_from_the_validation_split(tmp_path, monkeypatch):
+    figs, docs = tmp_path / "figures", tmp_path / "docs"
+    figs.mkdir(), docs.mkdir()
+    conv = [{"variant": v, "steps": 1200, "plateau gain": g, "converged": g < 2} for v, g in (("val", 0.4), ("tirg", 2.5))]
+    (figs / "training_shoes.json").write_text(json.dumps({"convergence": conv}))
+    monkeypatch.setattr(findings, "DOCS", docs)
+    rows = [{"dataset": "shoes", "variant": v, "seed": 0, "gain": g} for v, g in (("val", 0.5), ("tirg", 2.5))]
+    (docs / "convergence.json").write_text(json.dumps({"split": "test", "tolerance": 2.0, "rows": rows}))
+    line, = findings.convergence_lines(figs, ["shoes"])
+    assert line.startswith("- Shoes: 1 of 2 variants on a plateau") and "still rising: TIRG (+2.5)" in line
+    assert "Twice the steps" not in line  # a check on test never judges a budget
+    (docs / "convergence.json").write_text(json.dumps({"split": "validation", "tolerance": 2.0, "rows": rows}))
+    line, = findings.convergence_lines(figs, ["shoes"])
+    assert "Twice the steps (seed 0, every variant) moves validation R@10 by +0.5 to +2.5 points" in line
+    assert line.endswith("gaining more than 2: TIRG (+2.5).")
+    (docs / "convergence.json").write_text(json.dumps({"split": "validation", "rows": [{"dataset": "shoes", "variant": "val", "seed": 0}]}))
+    with pytest.raises(ValstudyError, match="convergence.json: row 0 has no 'gain'"):
+        findings.convergence_lines(figs, ["shoes"])
+
+
 def test_the_findings_command_checks_and_rewrites_the_block(tmp_path, capsys):
     from valstudy.cli import main
 

@@ -113,6 +113,12 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
     learning rate, and the doubling check on validation (``docs/convergence.json``) where it was run."""
     lines = []
     doubling = read_json(DOCS / "convergence.json") if (DOCS / "convergence.json").is_file() else {}
+    if doubling.get("split") != "validation":  # a check on any other split never judges a budget
+        doubling = {}
+    for i, r in enumerate(doubling.get("rows", [])):
+        for key in ("dataset", "variant", "seed", "gain"):
+            if key not in r:
+                raise ValstudyError(f"{DOCS / 'convergence.json'}: row {i} has no '{key}' (rerun bench/convergence.py)")
     for ds in datasets:
         path = Path(figures_dir) / f"training_{ds}.json"
         conv = (read_json(path) if path.is_file() else {}).get("convergence")
