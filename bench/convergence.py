@@ -1,7 +1,7 @@
 """The doubling check, on the validation split: is every variant's step budget enough?
 
     python bench/convergence.py [--datasets shoes fashioniq fashion200k] [--seed 0] [--jobs N] [--out
-                                docs/convergence.json]
+                                docs/convergence.json] [--train-missing]
 
 For every variant of the study's plan (each method and each ablation), its run of random seed ``--seed`` is retrained
 with twice its L_vv steps (the learning-rate drop, a fraction of the steps, moves with them; the evaluations stay
@@ -34,11 +34,39 @@ def final_validation(record: dict, metric: str = "R@10") -> float:
 
 
 def doubled(spec: RunSpec) -> RunSpec:
-    """The same run with twice its L_vv steps (pre-training too), its evaluations and snapshots rescaled."""
+    """The same run with twice its L_vv steps (pre-training too), its evaluations and snapshots rescaled: the
+    configuration the study itself trains when that dataset's budget doubles (docs/convergence.md), so a doubled
+    run's record can stand as that study's run."""
     cfg = spec.config
-    twice = replace(cfg, steps=2 * cfg.steps, pretrain_steps=2 * cfg.pretrain_steps,
-                    eval_every=2 * cfg.eval_every, keep_checkpoints=())
+    twice = replace(cfg, steps=2 * cfg.steps, pretrain_steps=2 * cfg.pretrain_steps, eval_every=2 * cfg.eval_every,
+                    keep_checkpoints=tuple(2 * k for k in cfg.keep_checkpoints))
     return RunSpec(spec.name, twice.validate(), {**spec.labels, "doubled": True})
+
+
+def adopt(specs: list[RunSpec], here: StudyPaths, study: StudyPaths) -> list[str]:
+    """Copy each doubled run's record (and exported weights) into the study's records where the study's plan now
+    trains exactly that configuration (after a dataset's budget doubled); the names adopted."""
+    import shutil
+
+    from valstudy.study.records import model_path, portable_config, saved_differences, write_record
+
+    done = []
+    for spec in specs:
+        path, planned, theirs = record_path(here.records, spec), portable_config(spec, study.data), None
+        if not path.is_file() or saved_differences(read_json(path).get("config") or {}, planned):
+            continue  # no doubled run, or the plan's budget is not the doubled one
+        if record_path(study.records, spec).is_file():
+            theirs = read_json(record_path(study.records, spec)).get("config") or {}
+        if theirs is not None and not saved_differences(theirs, planned):
+            continue  # the study already holds a record of this configuration
+        rec = read_json(path)
+        rec["labels"] = {k: v for k, v in rec["labels"].items() if k != "doubled"}
+        write_record(rec, study.records)
+        if model_path(here.records, spec.name).is_dir():
+            shutil.rmtree(model_path(study.records, spec.name), ignore_errors=True)
+            shutil.copytree(model_path(here.records, spec.name), model_path(study.records, spec.name))
+        done.append(spec.name)
+    return done
 
 
 def main() -> int:
@@ -50,6 +78,11 @@ def main() -> int:
     p.add_argument("--tolerance", type=float, default=2.0)
     p.add_argument("--root", default="build/convergence")
     p.add_argument("--out", default="docs/convergence.json")
+    p.add_argument("--adopt", action="store_true",
+                   help="train nothing: copy the doubled runs whose configuration the study's plan now trains (a "
+                        "doubled budget) into the study's records, where those have no record")
+    p.add_argument("--train-missing", action="store_true",
+                   help="train the study's runs of --seed that have no record first (into the study's records)")
     a = p.parse_args()
     from valstudy.study.executor import close, open_client
     from valstudy.study.runner import ensure_runs
@@ -59,15 +92,24 @@ def main() -> int:
     root = absolute(a.root)
     here = StudyPaths(study.data, root / "runs", root / "records", root / "figures")
     specs = [s for ds in a.datasets for s in plan(ds, prof, study.data) if s.config.seed == a.seed]
-    missing = [s.name for s in specs if not record_path(study.records, s).is_file()]
-    if missing:
-        print(f"no record of {', '.join(missing)}: run the study first (make study)")
+    if a.adopt:
+        names = adopt(specs, here, study)
+        print(f"{len(names)} doubled run(s) adopted as the study's: {', '.join(names) or 'none'}")
+        return 0
+    missing = [s for s in specs if not record_path(study.records, s).is_file()]
+    if missing and not a.train_missing:
+        print(f"no record of {', '.join(s.name for s in missing)}: run the study first (make records), or pass "
+              f"--train-missing")
         return 1
     twice = [doubled(s) for s in specs]
+    exported = tuple(f"{ds}/{name}" for ds in a.datasets for name in prof.exported)
     client, cluster, where = open_client(workers=a.jobs)
     try:
+        if missing:  # the study's own runs of this seed, into the study's records (make records would train them)
+            print(f"{where}; {len(missing)} run(s) of the study first", flush=True)
+            ensure_runs(client, missing, prof, study, export=exported).raise_failures()
         print(f"{where}; {len(twice)} doubled runs", flush=True)
-        ensure_runs(client, twice, prof, here).raise_failures()
+        ensure_runs(client, twice, prof, here, export=exported).raise_failures()
     finally:
         close(client, cluster)
     rows = []
