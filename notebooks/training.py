@@ -26,14 +26,15 @@
 # where $\hat\Phi^i$ and $\hat X^i_{tgt}$ are the pooled, L2-normalised composite and target features at level $i$
 # and $\ell$ is the bidirectional triplet loss with margin 0.2.
 #
-# **How the budgets were chosen.** A quarter of each synthetic training set's reference images is held out as a
-# validation split (never the test split; `valstudy/data/validation.py`). Every run of the study, every method and
-# every ablation over its random seeds, evaluates the exponential moving average of its weights on that split at every
-# eighth of its steps. The learning rate drops tenfold after 75% of the steps, and any drop flattens a curve, so the
+# **How the budgets are judged.** Each synthetic world writes a validation split of its own (families drawn apart
+# from the train and test parts, about 1,000 queries; `valstudy/data/synth/validation.py`); real data, which has
+# none, holds out a quarter of the training references (`valstudy/data/validation.py`). The test split is never
+# looked at. Every run of the study, every method and every ablation over its random seeds, evaluates the
+# exponential moving average of its weights on that split at every eighth of its steps. The learning rate drops tenfold after 75% of the steps, and any drop flattens a curve, so the
 # criterion reads the curve where the rate is constant: on the mean curve over seeds, the validation R@10 averaged
 # over the evaluations in steps 50-75% may exceed its average over steps 25-50% by less than 2 points
 # (`valstudy/analysis/convergence.py`); the per-seed gains give the criterion's 95% interval. A second check trains
-# every variant for twice its steps and compares validation recall (`bench/convergence.py`, reported at the end).
+# every variant for twice its steps and compares validation recall (`bench/convergence.py`, section 3).
 # Test R@K is computed once, at the end. Every number here comes from the study's records (`records/`), one per run.
 #
 # Run as it is, this chapter trains nothing; the cell after the parameters says how many records it reads and what
@@ -104,6 +105,38 @@ else:
 analysis.markdown(finding)
 
 # %% [markdown]
+# ## 3. The doubling check, on validation
+#
+# **What to look for:** random seed 0 of every variant trained again for twice its steps (the learning-rate drop
+# moves with them), its final validation R@10 beside the study's run's. A gain of 2 points or more says the budget
+# stopped that variant early; the doubled run's own constant-rate gain says whether twice the budget reaches a
+# plateau. `bench/convergence.py` writes `docs/convergence.json`; only rows of the budgets these records trained are
+# shown.
+
+# %%
+import pandas as pd
+
+steps = dict(zip(convergence["variant"], convergence["steps"]))
+doubling, tolerance = analysis.doubling_rows(DATASET)
+doubling = [r for r in doubling if steps.get(r["variant"]) == r["steps"]]
+if not doubling:
+    analysis.markdown(f"The doubling check has not been run for these budgets on {DATASET} "
+                      f"(`python bench/convergence.py --datasets {DATASET}`).")
+else:
+    gains = [r["gain"] for r in doubling]
+    short = [r for r in doubling if r["gain"] >= tolerance]
+    flat = [r for r in doubling if r.get("plateau gain doubled") is not None
+            and r["plateau gain doubled"] < analysis.PLATEAU_POINTS]
+    analysis.markdown(
+        f"Twice the steps (random seed {doubling[0]['seed']}, {len(doubling)} variants) moves final validation R@10 "
+        f"on {DATASET} by {min(gains):+.1f} to {max(gains):+.1f} points; {len(short)} of {len(doubling)} gain "
+        f"{tolerance:g} or more" + (": " + ", ".join(
+            f"{analysis.VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['gain']:+.1f})" for r in short)
+            if short else "") + f". At twice the steps, {len(flat)} of {len(doubling)} runs meet the "
+        f"constant-rate criterion.")
+pd.DataFrame(doubling).round(2)
+
+# %% [markdown]
 # ## Record
 
 # %%
@@ -112,4 +145,4 @@ _ = study.record({
     "first_loss": float(loss["loss"].iloc[0]), "final_loss": float(loss["loss"].iloc[-1]),
     "loss": loss.to_dict("records"), "evaluations": recalls.to_dict("records"),
     "convergence": convergence.to_dict("records"), "plateau_points": analysis.PLATEAU_POINTS,
-    "validation_curves": curves.to_dict("records")})
+    "validation_curves": curves.to_dict("records"), "doubling": doubling})

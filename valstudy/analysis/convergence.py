@@ -15,8 +15,13 @@ spread (its 95% interval over seeds). A negative gain is reported as it is. The 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+from ..errors import ValstudyError
+from ..io import read_json
 
 PLATEAU_POINTS = 2.0        # the largest validation R@10 gain over the window that counts as a plateau
 WINDOW = (0.25, 0.5, 0.75)  # the criterion's windows, as fractions of the L_vv steps: (25%, 50%] against (50%, 75%]
@@ -90,3 +95,22 @@ def mean_curves(runs: dict[str, list[dict]], metric: str = "R@10") -> pd.DataFra
             frames.append(frame.assign(fraction=frame["step"] / _steps(records[0])))
     columns = ["variant", "step", "fraction", "mean", "std"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+DOUBLING = Path(__file__).resolve().parents[2] / "docs" / "convergence.json"  # bench/convergence.py writes it
+
+
+def doubling_rows(dataset: str | None = None, path: str | Path = DOUBLING) -> tuple[list[dict], float]:
+    """The doubling check's rows (of ``dataset``, or all) and its tolerance in points, from ``path``, which
+    ``bench/convergence.py`` writes; none when it is absent or was run on any split but validation (a budget is
+    never judged on test)."""
+    path = Path(path)
+    check = read_json(path) if path.is_file() else {}
+    if check.get("split") != "validation":
+        return [], PLATEAU_POINTS
+    rows = check.get("rows", [])
+    for i, r in enumerate(rows):
+        for key in ("dataset", "variant", "seed", "gain"):
+            if key not in r:
+                raise ValstudyError(f"{path}: row {i} has no '{key}' (rerun bench/convergence.py)")
+    return [r for r in rows if dataset in (None, r["dataset"])], float(check.get("tolerance", PLATEAU_POINTS))

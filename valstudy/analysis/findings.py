@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import ValstudyError
 from ..io import read_json, write_text
 from .common import VARIANT_LABELS
+from .convergence import doubling_rows
 from .stats import DATASET_NAMES, HEADLINE
 from .verdicts import MARGIN, verdict_sentence
 
@@ -112,13 +113,7 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
     """One sentence per dataset from ``training_<ds>.json``: how many variants end on a plateau at a constant
     learning rate, and the doubling check on validation (``docs/convergence.json``) where it was run."""
     lines = []
-    doubling = read_json(DOCS / "convergence.json") if (DOCS / "convergence.json").is_file() else {}
-    if doubling.get("split") != "validation":  # a check on any other split never judges a budget
-        doubling = {}
-    for i, r in enumerate(doubling.get("rows", [])):
-        for key in ("dataset", "variant", "seed", "gain"):
-            if key not in r:
-                raise ValstudyError(f"{DOCS / 'convergence.json'}: row {i} has no '{key}' (rerun bench/convergence.py)")
+    doubling, tolerance = doubling_rows(None, DOCS / "convergence.json")  # validation-split checks only
     for ds in datasets:
         path = Path(figures_dir) / f"training_{ds}.json"
         conv = (read_json(path) if path.is_file() else {}).get("convergence")
@@ -136,12 +131,12 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
                 f"from steps 25-50% to 50-75%: {min(gains):+.1f} to {max(gains):+.1f} points, criterion < 2)")
         text += "." if not rising else "; still rising: " + ", ".join(
             f"{VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['plateau gain']:+.1f})" for r in rising) + "."
-        rows = [r for r in doubling.get("rows", []) if r.get("dataset") == ds]
+        rows = [r for r in doubling if r["dataset"] == ds]
         if rows:
-            big = [r for r in rows if r["gain"] >= doubling.get("tolerance", 2.0)]
+            big = [r for r in rows if r["gain"] >= tolerance]
             text += (f" Twice the steps (seed {rows[0]['seed']}, every variant) moves validation R@10 by "
                      f"{min(r['gain'] for r in rows):+.1f} to {max(r['gain'] for r in rows):+.1f} points" +
-                     ("." if not big else "; gaining more than " f"{doubling.get('tolerance', 2.0):g}: " + ", ".join(
+                     ("." if not big else "; gaining more than " f"{tolerance:g}: " + ", ".join(
                          f"{VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['gain']:+.1f})" for r in big) + "."))
         lines.append(text)
     return lines
