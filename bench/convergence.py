@@ -127,7 +127,8 @@ def main() -> int:
     out = Path(a.out)
     before = read_json(out) if out.is_file() else {}
     if before.get("split") == "validation" and before.get("seed") == a.seed and before.get("tolerance") == a.tolerance:
-        rows = [r for r in before.get("rows", []) if r["dataset"] not in a.datasets] + rows  # other datasets kept
+        new = {(r["dataset"], r["steps"]) for r in rows}  # rows of other datasets and other budgets are kept
+        rows = [r for r in before.get("rows", []) if (r["dataset"], r["steps"]) not in new] + rows
     write_json(out, {"check": "doubling", "split": "validation", "metric": "R@10", "seed": a.seed,
                      "tolerance": a.tolerance, "rows": rows})
     print(f"{sum(r['passes'] for r in rows)} of {len(rows)} variants gain less than {a.tolerance:g} points; "

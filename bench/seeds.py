@@ -46,7 +46,9 @@ def main() -> int:
             print(f"{ds}: {len(specs) - len(records)} of the pilot's {len(specs)} runs have no record; skipped")
             continue
         seeds, rows = plan_seeds(records, a.min, a.max, a.pilot_seeds, reference_variants(specs))
-        record["datasets"][ds] = {"pilot seeds": a.pilot_seeds, "comparisons": rows, "seed_plan": seeds}
+        steps = sorted({int(r["config"]["steps"]) for r in records})  # the budget the pilot trained
+        record["datasets"][ds] = {"pilot seeds": a.pilot_seeds, "steps": steps[0] if len(steps) == 1 else steps,
+                                  "comparisons": rows, "seed_plan": seeds}
         for r in rows:
             print(f"{ds:<12} {r['variant']:<8} pilot sd {r['paired sd']:5.2f} over {r['pilot seeds']} seeds: "
                   f"needs {r['seeds needed']:>3}, planned {r['seeds planned']}")

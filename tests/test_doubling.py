@@ -55,11 +55,12 @@ def test_adopt_copies_a_doubled_record_only_where_the_plan_trains_its_budget(tmp
         write_json(record_path(study.records, spec), _record(spec, data))
         long = bench.doubled(spec)
         write_json(record_path(here.records, long), _record(long, data, doubled=True))
-    assert bench.adopt(specs, here, study) == []  # the plan still trains 1,200 steps
-    monkeypatch.setitem(named.CONFIGS, "shoes_synth", named._synth("shoes", 2400))
+    steps = named.CONFIGS["shoes_synth"].steps
+    assert bench.adopt(specs, here, study) == []  # the plan still trains the budget, not twice it
+    monkeypatch.setitem(named.CONFIGS, "shoes_synth", named._synth("shoes", 2 * steps))
     now = [s for s in _seed0("shoes", data) if s.labels["variant"] in ("val", "tirg")]
     assert sorted(bench.adopt(now, here, study)) == sorted(s.name for s in now)
     for spec in now:
         rec = read_json(record_path(study.records, spec))
-        assert rec["config"]["steps"] == 2400 and "doubled" not in rec["labels"]
+        assert rec["config"]["steps"] == 2 * steps and "doubled" not in rec["labels"]
     assert bench.adopt(now, here, study) == []  # already the study's

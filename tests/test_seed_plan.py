@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from valstudy.analysis.verdicts import seeds_needed
-from valstudy.config import PROFILES, SEED_PLAN
+from valstudy.config import CONFIGS, PROFILES, SEED_PLAN
 from valstudy.study import plan
 from valstudy.study.seeds import final_validation, plan_seeds
 
@@ -70,6 +70,8 @@ def test_the_configuration_holds_the_committed_plan_and_the_study_plans_those_se
     committed = {ds: v["seed_plan"] for ds, v in json.loads(path.read_text())["datasets"].items()} \
         if path.is_file() else {}
     assert SEED_PLAN == committed, "valstudy/config/study.py's SEED_PLAN differs from docs/seeds.json: copy it"
+    for ds, v in (json.loads(path.read_text())["datasets"].items() if path.is_file() else ()):
+        assert v["steps"] == CONFIGS[f"{ds}_synth"].steps, f"{ds}: its seed plan comes from a pilot of another budget"
     prof = PROFILES["synthetic"]
     for ds, variants in SEED_PLAN.items():
         specs = plan(ds, prof, tmp_path)

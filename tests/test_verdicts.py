@@ -135,7 +135,8 @@ def test_the_doubling_check_is_read_only_from_the_validation_split(tmp_path, mon
     conv = [{"variant": v, "steps": 1200, "plateau gain": g, "converged": g < 2} for v, g in (("val", 0.4), ("tirg", 2.5))]
     (figs / "training_shoes.json").write_text(json.dumps({"convergence": conv}))
     monkeypatch.setattr(findings, "DOCS", docs)
-    rows = [{"dataset": "shoes", "variant": v, "seed": 0, "gain": g} for v, g in (("val", 0.5), ("tirg", 2.5))]
+    rows = [{"dataset": "shoes", "variant": v, "seed": 0, "steps": 1200, "gain": g} for v, g in (("val", 0.5), ("tirg", 2.5))]
+    rows.append({"dataset": "shoes", "variant": "val", "seed": 0, "steps": 600, "gain": 9.0})  # another budget's
     (docs / "convergence.json").write_text(json.dumps({"split": "test", "tolerance": 2.0, "rows": rows}))
     line, = findings.convergence_lines(figs, ["shoes"])
     assert line.startswith("- Shoes: 1 of 2 variants on a plateau") and "still rising: TIRG (+2.5)" in line

@@ -131,7 +131,7 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
                 f"from steps 25-50% to 50-75%: {min(gains):+.1f} to {max(gains):+.1f} points, criterion < 2)")
         text += "." if not rising else "; still rising: " + ", ".join(
             f"{VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['plateau gain']:+.1f})" for r in rising) + "."
-        rows = [r for r in doubling if r["dataset"] == ds]
+        rows = [r for r in doubling if r["dataset"] == ds and r.get("steps") in steps]  # this budget's check
         if rows:
             big = [r for r in rows if r["gain"] >= tolerance]
             text += (f" Twice the steps (seed {rows[0]['seed']}, every variant) moves validation R@10 by "
