@@ -78,6 +78,8 @@ def main() -> int:
     p.add_argument("--tolerance", type=float, default=2.0)
     p.add_argument("--root", default="build/convergence")
     p.add_argument("--out", default="docs/convergence.json")
+    p.add_argument("--variants", nargs="*", default=None,
+                   help="only these variants (default: every method and ablation of the plan)")
     p.add_argument("--adopt", action="store_true",
                    help="train nothing: copy the doubled runs whose configuration the study's plan now trains (a "
                         "doubled budget) into the study's records, where those have no record")
@@ -91,7 +93,8 @@ def main() -> int:
     study = profile_paths(prof)
     root = absolute(a.root)
     here = StudyPaths(study.data, root / "runs", root / "records", root / "figures")
-    specs = [s for ds in a.datasets for s in plan(ds, prof, study.data) if s.config.seed == a.seed]
+    specs = [s for ds in a.datasets for s in plan(ds, prof, study.data) if s.config.seed == a.seed
+             and (not a.variants or s.labels["variant"] in a.variants)]
     if a.adopt:
         names = adopt(specs, here, study)
         print(f"{len(names)} doubled run(s) adopted as the study's: {', '.join(names) or 'none'}")

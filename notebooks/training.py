@@ -110,30 +110,17 @@ analysis.markdown(finding)
 # **What to look for:** random seed 0 of every variant trained again for twice its steps (the learning-rate drop
 # moves with them), its final validation R@10 beside the study's run's. A gain of 2 points or more says the budget
 # stopped that variant early; the doubled run's own constant-rate gain says whether twice the budget reaches a
-# plateau. `bench/convergence.py` writes `docs/convergence.json`; only rows of the budgets these records trained are
-# shown.
+# plateau. `bench/convergence.py` writes `docs/convergence.json`; the rows shown are the checks that doubled to
+# the budget these records trained (they chose it) or from it.
 
 # %%
 import pandas as pd
 
-steps = dict(zip(convergence["variant"], convergence["steps"]))
 doubling, tolerance = analysis.doubling_rows(DATASET)
-doubling = [r for r in doubling if steps.get(r["variant"]) == r["steps"]]
-if not doubling:
-    analysis.markdown(f"The doubling check has not been run for these budgets on {DATASET} "
-                      f"(`python bench/convergence.py --datasets {DATASET}`).")
-else:
-    gains = [r["gain"] for r in doubling]
-    short = [r for r in doubling if r["gain"] >= tolerance]
-    flat = [r for r in doubling if r.get("plateau gain doubled") is not None
-            and r["plateau gain doubled"] < analysis.PLATEAU_POINTS]
-    analysis.markdown(
-        f"Twice the steps (random seed {doubling[0]['seed']}, {len(doubling)} variants) moves final validation R@10 "
-        f"on {DATASET} by {min(gains):+.1f} to {max(gains):+.1f} points; {len(short)} of {len(doubling)} gain "
-        f"{tolerance:g} or more" + (": " + ", ".join(
-            f"{analysis.VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['gain']:+.1f})" for r in short)
-            if short else "") + f". At twice the steps, {len(flat)} of {len(doubling)} runs meet the "
-        f"constant-rate criterion.")
+doubling = analysis.budget_rows(doubling, convergence["steps"].dropna().astype(int).unique())
+analysis.markdown(" ".join(analysis.doubling_sentences(doubling, tolerance)) or
+                  f"The doubling check has not been run for these budgets on {DATASET} "
+                  f"(`python bench/convergence.py --datasets {DATASET}`).")
 pd.DataFrame(doubling).round(2)
 
 # %% [markdown]

@@ -135,16 +135,19 @@ def test_the_doubling_check_is_read_only_from_the_validation_split(tmp_path, mon
     conv = [{"variant": v, "steps": 1200, "plateau gain": g, "converged": g < 2} for v, g in (("val", 0.4), ("tirg", 2.5))]
     (figs / "training_shoes.json").write_text(json.dumps({"convergence": conv}))
     monkeypatch.setattr(findings, "DOCS", docs)
-    rows = [{"dataset": "shoes", "variant": v, "seed": 0, "steps": 1200, "gain": g} for v, g in (("val", 0.5), ("tirg", 2.5))]
-    rows.append({"dataset": "shoes", "variant": "val", "seed": 0, "steps": 600, "gain": 9.0})  # another budget's
+    rows = [{"dataset": "shoes", "variant": v, "seed": 0, "steps": 600, "steps_doubled": 1200, "gain": g,
+             "plateau gain doubled": p} for v, g, p in (("val", 0.5, 0.4), ("tirg", 2.5, 2.5))]
+    rows.append({"dataset": "shoes", "variant": "val", "seed": 0, "steps": 300, "steps_doubled": 600, "gain": 9.0})
     (docs / "convergence.json").write_text(json.dumps({"split": "test", "tolerance": 2.0, "rows": rows}))
     line, = findings.convergence_lines(figs, ["shoes"])
     assert line.startswith("- Shoes: 1 of 2 variants on a plateau") and "still rising: TIRG (+2.5)" in line
-    assert "Twice the steps" not in line  # a check on test never judges a budget
+    assert "doubling check" not in line  # a check on test never judges a budget
     (docs / "convergence.json").write_text(json.dumps({"split": "validation", "tolerance": 2.0, "rows": rows}))
     line, = findings.convergence_lines(figs, ["shoes"])
-    assert "Twice the steps (seed 0, every variant) moves validation R@10 by +0.5 to +2.5 points" in line
-    assert line.endswith("gaining more than 2: TIRG (+2.5).")
+    assert ("The doubling check from 600 to 1,200 steps (random seed 0, 2 variants) moves final validation R@10 by "
+            "+0.5 to +2.5 points; gaining 2 or more: TIRG (+2.5); at 1,200 steps 1 of 2 runs meet the constant-rate "
+            "criterion.") in line
+    assert "from 300" not in line  # another budget's check
     (docs / "convergence.json").write_text(json.dumps({"split": "validation", "rows": [{"dataset": "shoes", "variant": "val", "seed": 0}]}))
     with pytest.raises(ValstudyError, match="convergence.json: row 0 has no 'gain'"):
         findings.convergence_lines(figs, ["shoes"])

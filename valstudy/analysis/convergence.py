@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import ValstudyError
 from ..io import read_json
+from .common import VARIANT_LABELS
 
 PLATEAU_POINTS = 2.0        # the largest validation R@10 gain over the window that counts as a plateau
 WINDOW = (0.25, 0.5, 0.75)  # the criterion's windows, as fractions of the L_vv steps: (25%, 50%] against (50%, 75%]
@@ -114,3 +115,31 @@ def doubling_rows(dataset: str | None = None, path: str | Path = DOUBLING) -> tu
             if key not in r:
                 raise ValstudyError(f"{path}: row {i} has no '{key}' (rerun bench/convergence.py)")
     return [r for r in rows if dataset in (None, r["dataset"])], float(check.get("tolerance", PLATEAU_POINTS))
+
+
+def budget_rows(rows: list[dict], steps) -> list[dict]:
+    """The doubling check's rows that bear on budgets ``steps``: the check that doubled to them (it chose them) and
+    the check that doubled from them."""
+    steps = set(steps)
+    return [r for r in rows if r.get("steps") in steps or r.get("steps_doubled") in steps]
+
+
+def doubling_sentences(rows: list[dict], tolerance: float, threshold: float = PLATEAU_POINTS) -> list[str]:
+    """One sentence per doubling (from ``steps`` to ``steps_doubled``) of the check's ``rows``: how far final
+    validation R@10 moved, which variants gained ``tolerance`` points or more, and how many doubled runs meet the
+    constant-rate criterion (gain below ``threshold``)."""
+    out = []
+    for s, d in sorted({(r["steps"], r["steps_doubled"]) for r in rows}):
+        group = [r for r in rows if (r["steps"], r["steps_doubled"]) == (s, d)]
+        gains = [r["gain"] for r in group]
+        big = [r for r in group if r["gain"] >= tolerance]
+        flat = [r for r in group if r.get("plateau gain doubled") is not None
+                and r["plateau gain doubled"] < threshold]
+        seeds = sorted({r["seed"] for r in group})
+        out.append(
+            f"The doubling check from {s:,} to {d:,} steps (random seed {', '.join(map(str, seeds))}, {len(group)} "
+            f"variants) moves final validation R@10 by {min(gains):+.1f} to {max(gains):+.1f} points" +
+            ("" if not big else f"; gaining {tolerance:g} or more: " + ", ".join(
+                f"{VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['gain']:+.1f})" for r in big)) +
+            f"; at {d:,} steps {len(flat)} of {len(group)} runs meet the constant-rate criterion.")
+    return out

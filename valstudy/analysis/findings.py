@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ValstudyError
 from ..io import read_json, write_text
 from .common import VARIANT_LABELS
-from .convergence import doubling_rows
+from .convergence import budget_rows, doubling_rows, doubling_sentences
 from .stats import DATASET_NAMES, HEADLINE
 from .verdicts import MARGIN, verdict_sentence
 
@@ -131,13 +131,8 @@ def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) ->
                 f"from steps 25-50% to 50-75%: {min(gains):+.1f} to {max(gains):+.1f} points, criterion < 2)")
         text += "." if not rising else "; still rising: " + ", ".join(
             f"{VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['plateau gain']:+.1f})" for r in rising) + "."
-        rows = [r for r in doubling if r["dataset"] == ds and r.get("steps") in steps]  # this budget's check
-        if rows:
-            big = [r for r in rows if r["gain"] >= tolerance]
-            text += (f" Twice the steps (seed {rows[0]['seed']}, every variant) moves validation R@10 by "
-                     f"{min(r['gain'] for r in rows):+.1f} to {max(r['gain'] for r in rows):+.1f} points" +
-                     ("." if not big else "; gaining more than " f"{tolerance:g}: " + ", ".join(
-                         f"{VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['gain']:+.1f})" for r in big) + "."))
+        rows = budget_rows([r for r in doubling if r["dataset"] == ds], steps)
+        text += "".join(" " + t for t in doubling_sentences(rows, tolerance))
         lines.append(text)
     return lines
 
