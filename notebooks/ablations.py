@@ -148,7 +148,8 @@ analysis.verdict_table(paired)
 # Written from the numbers above, not typed in:
 
 # %%
-analysis.markdown([analysis.verdict_sentence(row, DATASET)
+rising = analysis.still_rising(analysis.convergence_table(analysis.by_variant(study.family_records())))
+analysis.markdown([analysis.verdict_sentence(row, DATASET)[:-1] + analysis.plateau_note(row, rising) + "."
                    for row in paired[paired["metric"] == "R@10"].to_dict("records")])
 
 # %% [markdown]

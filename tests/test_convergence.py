@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from valstudy.analysis.convergence import convergence_table, mean_curves, plateau_gain, validation_curve
+from valstudy.analysis.convergence import (by_variant, convergence_table, mean_curves, plateau_gain, plateau_note,
+                                          still_rising, validation_curve)
 
 
 def _record(values, steps=80, pretrain=0):
@@ -47,3 +48,16 @@ def test_runs_without_validation_evaluations_give_rows_that_judge_nothing():
     table = convergence_table({"val": [short], "tirg": [short]}).set_index("variant")
     assert list(table["seeds"]) == [0, 0] and not table["converged"].any()
     assert table["plateau gain"].isna().all()  # the rehearsal's two-step runs: the training chapter says so
+
+
+def test_a_comparison_with_a_rising_side_says_it_is_at_equal_budgets():
+    records = [{**_record([10 * i for i in range(1, 9)]), "labels": {"variant": "tirg"}},
+               {**_record([10, 30, 59, 60, 60, 61, 62, 62]), "labels": {"variant": "val"}},
+               {**_record([10, 30, 59, 60, 60, 60, 62, 62]), "labels": {"variant": "no_sa"}}]
+    rising = still_rising(convergence_table(by_variant(records)))
+    assert rising == {"tirg": 80}
+    assert plateau_note({"variant": "no_sa"}, rising) == ""
+    assert plateau_note({"variant": "tirg"}, rising) == (
+        "; TIRG still rising at a constant learning rate (80 steps): compared at equal budgets, not on a plateau")
+    assert plateau_note({"variant": "no_sa", "reference": "tirg"}, rising).startswith("; TIRG still rising")
+    assert still_rising([{"variant": "x", "steps": 8, "plateau gain": float("nan"), "converged": False}]) == {}

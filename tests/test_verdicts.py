@@ -118,6 +118,14 @@ def test_the_readme_block_counts_the_outcomes_and_writes_every_sentence(tmp_path
     assert "| Shoes | 2 | 1 | 0 | 1 |" in block  # TIRG and w/o SA are the paper's questions; concat is not
     assert "- On synthetic Shoes, VAL's R@10 is higher than TIRG's by" in block and "(protocol 'default')" in block
     assert "cannot tell VAL and w/o SA apart" in block and "| TIRG | 50.0 ± 1.0 (3) |" in block
+    assert "still rising" not in block
+    conv = [{"variant": v, "steps": 2400, "plateau gain": g, "converged": g < 2} for v, g in (("val", 0.4), ("tirg", 2.5))]
+    (tmp_path / "training_shoes.json").write_text(json.dumps({"convergence": conv}))
+    block = findings.readme_block(tmp_path, tmp_path / "no-records")
+    tirg = next(line for line in block.splitlines() if line.startswith("- On synthetic Shoes, VAL's R@10 is higher than TIRG's"))
+    assert tirg.endswith("(protocol 'default'); TIRG still rising at a constant learning rate (2,400 steps): compared "
+                         "at equal budgets, not on a plateau.")
+    assert "w/o SA still rising" not in block
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{findings.START}\nold\n{findings.END}\nrest\n")
     assert findings.update_readme(readme, tmp_path, tmp_path, check=True) and "old" in readme.read_text()

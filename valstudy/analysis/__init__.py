@@ -29,8 +29,8 @@ from .stats import (t_quantile, per_seed, seed_summary, ablation_runs, ablation_
     mean_std_text, mean_interval, region_excess, region_sentence)
 from .measures import SIMULATION
 from .verdicts import MARGIN, paired_verdicts, verdict_sentence, verdict_table
-from .convergence import (PLATEAU_POINTS, budget_rows, convergence_table, doubling_rows, doubling_sentences, mean_curves,
-                          validation_curve)
+from .convergence import (PLATEAU_POINTS, budget_rows, by_variant, convergence_table, doubling_rows, doubling_sentences,
+                          mean_curves, plateau_note, still_rising, validation_curve)
 from .beyond import (metric_table, vagueness_table, recall_valid_table, valid_gap_sentence,
     simulation_per_seed, simulation_table, method_records)
 
@@ -47,7 +47,7 @@ __all__ = [
     "mean_channel_gate", "zero_self_attention", "recall_under", "flops_summary",
     "flops_bars_data", "time_retrieval", "retrieval_timings", "loglog_fit", "t_quantile", "per_seed", "seed_summary", "ablation_runs",
     "paired_differences", "mean_std_text", "mean_interval", "region_excess",
-    "region_sentence", "SIMULATION", "MARGIN", "paired_verdicts", "verdict_sentence", "verdict_table", "PLATEAU_POINTS", "convergence_table", "doubling_rows", "budget_rows", "doubling_sentences", "mean_curves", "validation_curve",
+    "region_sentence", "SIMULATION", "MARGIN", "paired_verdicts", "verdict_sentence", "verdict_table", "PLATEAU_POINTS", "convergence_table", "doubling_rows", "budget_rows", "doubling_sentences", "by_variant", "plateau_note", "still_rising", "mean_curves", "validation_curve",
     "metric_table", "vagueness_table", "recall_valid_table", "valid_gap_sentence",
     "simulation_per_seed", "simulation_table", "method_records",
 ]

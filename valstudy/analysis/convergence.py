@@ -143,3 +143,29 @@ def doubling_sentences(rows: list[dict], tolerance: float, threshold: float = PL
                 f"{VARIANT_LABELS.get(r['variant'], r['variant'])} ({r['gain']:+.1f})" for r in big)) +
             f"; at {d:,} steps {len(flat)} of {len(group)} runs meet the constant-rate criterion.")
     return out
+
+
+def still_rising(table: pd.DataFrame | list[dict]) -> dict[str, int]:
+    """The variants a convergence table (``convergence_table``, or its records) judges still rising at a constant
+    learning rate, with their L_vv steps."""
+    rows = table.to_dict("records") if isinstance(table, pd.DataFrame) else list(table)
+    return {r["variant"]: int(r["steps"]) for r in rows
+            if r.get("plateau gain") is not None and np.isfinite(r["plateau gain"]) and not r["converged"]}
+
+
+def plateau_note(row: dict, rising: dict[str, int]) -> str:
+    """The clause a comparison's sentence ends with when either side was still rising (``still_rising``): its
+    verdict is at equal budgets, not between plateaus; empty otherwise."""
+    sides = [v for v in (row.get("reference") or "val", row["variant"]) if v in rising]
+    if not sides:
+        return ""
+    return ("; " + " and ".join(VARIANT_LABELS.get(v, v) for v in sides) + f" still rising at a constant learning "
+            f"rate ({rising[sides[0]]:,} steps): compared at equal budgets, not on a plateau")
+
+
+def by_variant(records: list[dict]) -> dict[str, list[dict]]:
+    """Records grouped by their variant label, in order (the input ``convergence_table`` takes)."""
+    out: dict[str, list[dict]] = {}
+    for rec in records:
+        out.setdefault(rec["labels"]["variant"], []).append(rec)
+    return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ValstudyError
 from ..io import read_json, write_text
 from .common import VARIANT_LABELS
-from .convergence import budget_rows, doubling_rows, doubling_sentences
+from .convergence import budget_rows, doubling_rows, doubling_sentences, plateau_note, still_rising
 from .stats import DATASET_NAMES, HEADLINE
 from .verdicts import MARGIN, verdict_sentence
 
@@ -102,11 +102,20 @@ def verdict_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> lis
             lines.append(f"- {DATASET_NAMES[ds]}: no paired comparisons recorded (run `make figures`).")
             continue
         rows = sorted(rows, key=lambda r: r["variant"] in BASELINES)
+        rising = _rising(figures_dir, ds)
         for r in rows:
             ref = r.get("reference") or "val"
             who = "VAL" if ref == "val" else f"VAL trained as long ({VARIANT_LABELS.get(ref, ref)})"
-            lines.append(f"- {verdict_sentence(r, ds, reference=who)[:-1]} (protocol '{protocol}').")
+            lines.append(f"- {verdict_sentence(r, ds, reference=who)[:-1]} (protocol '{protocol}')"
+                         f"{plateau_note(r, rising)}.")
     return lines
+
+
+def _rising(figures_dir: Path, ds: str) -> dict[str, int]:
+    """The variants of ``ds`` that the training chapter found still rising (``training_<ds>.json``), with their
+    steps."""
+    path = Path(figures_dir) / f"training_{ds}.json"
+    return still_rising((read_json(path) if path.is_file() else {}).get("convergence") or [])
 
 
 def convergence_lines(figures_dir: str | Path, datasets=tuple(DATASET_NAMES)) -> list[str]:

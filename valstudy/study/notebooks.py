@@ -76,12 +76,15 @@ class Study:
         from ..results import results_table
         return results_table(self.records())
 
+    def family_records(self) -> list[dict]:
+        """The records of every run of the dataset's plan (whatever this chapter's own runs are)."""
+        return Study(self.notebook, self.dataset, self.profile, self.paths,
+                     plan(self.dataset, self.profile, self.paths.data)).records()
+
     def family(self):
         """:meth:`results` of every run of the dataset's plan: the family of comparisons Holm's correction spans."""
         from ..results import results_table
-        everything = Study(self.notebook, self.dataset, self.profile, self.paths,
-                           plan(self.dataset, self.profile, self.paths.data))
-        return results_table(everything.records())
+        return results_table(self.family_records())
 
     def references(self) -> dict[str, str]:
         """Variant -> the VAL variant it is compared with, where that is not VAL at the dataset's budget (an ablation
