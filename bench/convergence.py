@@ -1,14 +1,17 @@
 """The doubling check, on the validation split: is every variant's step budget enough?
 
     python bench/convergence.py [--datasets shoes fashioniq fashion200k] [--seed 0] [--jobs N] [--out
-                                docs/convergence.json] [--train-missing]
+                                docs/convergence.json] [--variants ...] [--train-missing] [--adopt]
 
 For every variant of the study's plan (each method and each ablation), its run of random seed ``--seed`` is retrained
 with twice its L_vv steps (the learning-rate drop, a fraction of the steps, moves with them; the evaluations stay
 eight), and its final validation R@10 is set beside the study's run's. Nothing here reads a test split: budgets are
 judged on validation only. A variant *passes* when doubling its steps raises validation R@10 by less than
 ``--tolerance`` points (2). The study's runs come from their records (``records/synthetic``); the doubled runs train
-on the study's Dask executor into ``build/convergence/`` (reused when there) and write their own records there.
+on the study's Dask executor into ``build/convergence/`` (reused when there) and write their own records there,
+each with its own constant-rate gain (does the doubled budget reach a plateau?). A doubled run's configuration is the
+study's at the doubled budget, so once the rule in docs/convergence.md doubles a budget, ``--adopt`` makes the
+doubled runs the study's own. ``--train-missing`` first trains the study's runs of ``--seed`` that have no record.
 """
 from __future__ import annotations
 
@@ -130,11 +133,13 @@ def main() -> int:
     out = Path(a.out)
     before = read_json(out) if out.is_file() else {}
     if before.get("split") == "validation" and before.get("seed") == a.seed and before.get("tolerance") == a.tolerance:
-        new = {(r["dataset"], r["steps"]) for r in rows}  # rows of other datasets and other budgets are kept
-        rows = [r for r in before.get("rows", []) if (r["dataset"], r["steps"]) not in new] + rows
+        key = lambda r: (r["dataset"], r["variant"], r["steps"])  # noqa: E731
+        new = {key(r) for r in rows}  # the rows of other datasets, variants and budgets are kept
+        rows = [r for r in before.get("rows", []) if key(r) not in new] + rows
+    fresh = len(twice)
     write_json(out, {"check": "doubling", "split": "validation", "metric": "R@10", "seed": a.seed,
                      "tolerance": a.tolerance, "rows": rows})
-    print(f"{sum(r['passes'] for r in rows)} of {len(rows)} variants gain less than {a.tolerance:g} points; "
+    print(f"{sum(r['passes'] for r in rows[-fresh:])} of {fresh} variants gain less than {a.tolerance:g} points; "
           f"written to {a.out}")
     return 0
 
