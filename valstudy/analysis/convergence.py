@@ -1,7 +1,8 @@
 """Has a run converged? Validation curves, the plateau criterion, and the step budgets it chose.
 
-Every run of the synthetic study evaluates its EMA weights on a validation split carved out of its training set
-(``valstudy.data.validation``) at every eighth of its L_vv steps. The learning rate drops tenfold after 75% of the
+Every run of the synthetic study evaluates its EMA weights on its world's validation split
+(``valstudy.data.synth.validation``; real data: a quarter of the training references held out,
+``valstudy.data.validation``) at every eighth of its L_vv steps. The learning rate drops tenfold after 75% of the
 steps, and a drop flattens any curve, so the criterion reads the curve where the rate is still constant
 (validation R@10, in points, on the mean curve over a variant's random seeds):
 

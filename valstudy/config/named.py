@@ -25,8 +25,8 @@ def _synth(dataset: str, steps: int, **kw) -> TrainConfig:
         # 1024-unit LSTM, 512-d text feature), so a run trains in about a minute on 2 cores.
         model=ModelConfig(backbone="small", image_size=64, small_width=16, word_dim=128, lstm_hidden=256,
                           text_dim=128),
-        # Adam at 1e-3 (the paper's 2e-4 needs several times the steps on CPU), x0.1 after 75% of the steps, so
-        # every method ends on a plateau within the budget (docs/convergence.md).
+        # Adam at 1e-3 (the paper's 2e-4 needs several times the steps on CPU), x0.1 after 75% of the steps; whether
+        # each variant ends on a plateau within its budget is checked, not assumed (docs/convergence.md).
         steps=steps, lr=1e-3, lr_decay_at=0.75, ema_decay=0.99, checkpoint_every=100, **kw)
 
 
