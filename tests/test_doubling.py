@@ -64,3 +64,26 @@ def test_adopt_copies_a_doubled_record_only_where_the_plan_trains_its_budget(tmp
         rec = read_json(record_path(study.records, spec))
         assert rec["config"]["steps"] == 2 * steps and "doubled" not in rec["labels"]
     assert bench.adopt(now, here, study) == []  # already the study's
+
+
+def test_a_run_and_its_doubled_run_are_two_tasks_on_one_client(tmp_path):
+    """One Dask client, the study's run and its doubled one (same name, other steps): two keys, so neither is served
+    the other's result (this once left five doubled FashionIQ runs untrained)."""
+    from valstudy.study.runner import submit_runs
+
+    class Client:
+        def __init__(self):
+            self.keys = []
+
+        def submit(self, fn, *args, key, pure, **kw):
+            self.keys.append(key)
+            return key
+
+    bench = _bench()
+    spec = _seed0("shoes", tmp_path / "data")[0]
+    paths = StudyPaths(tmp_path / "data", tmp_path / "runs", tmp_path / "records", tmp_path / "figures")
+    client = Client()
+    submit_runs(client, [spec], get_profile("synthetic"), paths)
+    submit_runs(client, [bench.doubled(spec)], get_profile("synthetic"), paths)
+    runs = [k for k in client.keys if k.startswith("run-")]
+    assert len(runs) == 2 and len(set(runs)) == 2 and all(spec.name in k for k in runs)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Profile
+from ..config import Profile, config_hash
 from ..errors import ValstudyError
 from ..io import read_json
 from .plan import RunSpec, StudyPaths
@@ -80,6 +80,12 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[-1] if text else ''}" if not isinstance(exc, ValstudyError) else text[-1]
 
 
+def run_key(spec: RunSpec) -> str:
+    """The run's Dask key: its name and its configuration's hash, so two runs of one name and other settings (the
+    study's run and its doubled one, say) submitted to one client are two tasks, never one result served twice."""
+    return f"run-{spec.name}-{config_hash(spec.config)}"
+
+
 def submit_runs(client, specs: list[RunSpec], profile: Profile, paths: StudyPaths, fresh: bool = False,
                 export: tuple[str, ...] = (), check_images: bool = False, threads: int = 1) -> tuple[dict, dict, int]:
     """Submit the data and run tasks of ``specs`` to ``client``: ({run name: future}, {dataset: future},
@@ -91,7 +97,7 @@ def submit_runs(client, specs: list[RunSpec], profile: Profile, paths: StudyPath
     data = {ds: client.submit(data_task, ds, profile, str(paths.data), check_images, key=f"data-{ds}", pure=False)
             for ds in datasets}
     runs = {s.name: client.submit(run_task, s, paths, threads, s.name in export,
-                                  after=tuple(data[d] for d in s.needs), key=f"run-{s.name}", pure=False)
+                                  after=tuple(data[d] for d in s.needs), key=run_key(s), pure=False)
             for s in todo}
     return runs, data, len(specs) - len(todo)
 
