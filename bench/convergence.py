@@ -56,13 +56,13 @@ def adopt(specs: list[RunSpec], here: StudyPaths, study: StudyPaths) -> list[str
     done = []
     for spec in specs:
         path, planned, theirs = record_path(here.records, spec), portable_config(spec, study.data), None
-        if not path.is_file() or saved_differences(read_json(path).get("config") or {}, planned):
+        rec = read_json(path) if path.is_file() else None
+        if rec is None or saved_differences(rec.get("config") or {}, planned):
             continue  # no doubled run, or the plan's budget is not the doubled one
         if record_path(study.records, spec).is_file():
             theirs = read_json(record_path(study.records, spec)).get("config") or {}
         if theirs is not None and not saved_differences(theirs, planned):
             continue  # the study already holds a record of this configuration
-        rec = read_json(path)
         rec["labels"] = {k: v for k, v in rec["labels"].items() if k != "doubled"}
         write_record(rec, study.records)
         if model_path(here.records, spec.name).is_dir():

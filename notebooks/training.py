@@ -73,10 +73,8 @@ recalls.round(2)
 # plateau gain (the criterion above) and whether it passes; a variant that still climbs is marked, not hidden.
 
 # %%
-by_variant, experiment = {}, {}
-for rec in study.records():
-    by_variant.setdefault(rec["labels"]["variant"], []).append(rec)
-    experiment[rec["labels"]["variant"]] = rec["labels"]["experiment"]
+by_variant = analysis.by_variant(study.records())
+experiment = {v: records[0]["labels"]["experiment"] for v, records in by_variant.items()}
 curves = analysis.mean_curves(by_variant)
 methods = [v for v in by_variant if experiment[v] == "methods"]
 ablations = ["val"] + [v for v in by_variant if experiment[v] == "ablations"]
