@@ -113,9 +113,11 @@ def lvs_overrides(dataset: str, steps: int, side_info_root: str, paper: bool) ->
 # Dataset -> variant -> random seeds of the synthetic study, planned from its pilot (the first three seeds of every
 # variant) by bench/seeds.py from the spread of the paired differences of final validation R@10, never from a verdict
 # (valstudy/study/seeds.py); a copy of docs/seeds.json's plans (tests/test_seed_plan.py), each made from a pilot at
-# its dataset's current budget. A dataset or variant not named keeps the pilot's three seeds. Empty since the
-# budgets were revised: the plans of the 1,200-step pilots are void (docs/seeds_1200_steps.json).
-SEED_PLAN: dict[str, dict[str, int]] = {}
+# its dataset's current budget. A dataset or variant not named keeps the pilot's three seeds. The plans of the
+# 1,200-step pilots are void since the budgets were revised (docs/seeds_1200_steps.json).
+SEED_PLAN: dict[str, dict[str, int]] = {
+    "shoes": {"tirg": 5, "no_sa": 8, "no_ja": 8, "low": 8, "mid": 7, "high": 8, "lvs": 8, "val": 8},
+}
 
 WIRING_CHECK = ("WIRING CHECK (smoke profile): tiny data and 12-step runs test that every cell works; the numbers "
                 "below say nothing about VAL. Leave PROFILE empty (or set it to \"synthetic\") for the study's results.")
