@@ -19,11 +19,13 @@ import pytest
 
 from valstudy.book import build, chapters
 from valstudy.cli import main as cli_main
+from valstudy.errors import ValstudyError
+from valstudy.study.notebooks import travel
 
 
 def main(argv):
     return cli_main(["book", *argv])
-from valstudy.errors import ValstudyError
+
 
 pytest.importorskip("sphinx", reason="the book extra is not installed: `make book` installs it")
 pytest.importorskip("myst_nb", reason="the book extra is not installed: `make book` installs it")
@@ -54,8 +56,10 @@ def image(data: bytes, **metadata):
                                   metadata={"image/png": metadata} if metadata else {})
 
 
-def executed(folder: Path, name: str, figures: Path | None = None) -> Path:
-    """An executed notebook as papermill writes one: an empty cell, the parameter cells, math, links, figures."""
+def executed(folder: Path, name: str, figures: Path | None = None, travelled: bool = True) -> Path:
+    """An executed notebook as the study keeps one: an empty cell, the parameter cells, math, links, figures; its
+    links written for notebooks/executed/ by ``travel`` (``travelled=False``: as papermill wrote them, the form of
+    copies executed before links were rewritten)."""
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"},
                                              "language_info": {"name": "python"}})
@@ -86,7 +90,7 @@ def executed(folder: Path, name: str, figures: Path | None = None) -> Path:
         new_md(""),
     ]
     path = folder / f"{name}.ipynb"
-    nbformat.write(nb, path)
+    nbformat.write(travel(nb, name.rsplit("_", 1)[1]) if travelled else nb, path)
     return path
 
 
@@ -106,8 +110,8 @@ def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("study")
     ex = root / "executed"
     ex.mkdir()
-    for name in ("results_shoes", "results_fashion200k", "ablations_shoes"):
-        executed(ex, name, root / "figures" if name == "results_shoes" else None)
+    for name in ("results_shoes", "results_fashion200k", "ablations_shoes"):  # one copy with links as papermill wrote
+        executed(ex, name, root / "figures" if name == "results_shoes" else None, name != "results_fashion200k")
     executed(ex, "costs_all")
     warnings: list[str] = []
     index = build(ex, root / "site", notes(root / "docs"), root / "figures", warnings=warnings)

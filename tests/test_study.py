@@ -225,6 +225,19 @@ def test_executed_copies_travel():
                                          "[costs](costs_all.ipynb) and [the web](https://example.org/a.md).")
 
 
+def test_an_executed_copys_links_read_back_as_its_notebook_writes_them():
+    from valstudy.study.notebooks import executed_link, source_link
+
+    for target in ("../docs/protocols.md", "../docs/shapes.md#levels", "ablations.ipynb", "training.ipynb#3",
+                   "costs.ipynb"):
+        assert source_link(executed_link(target, "fashioniq"), "fashioniq") == target
+    assert executed_link("ablations.ipynb", "fashioniq") == "ablations_fashioniq.ipynb"
+    # a copy written before links were rewritten already links as the notebook does
+    assert source_link("../docs/protocols.md", "shoes") == "../docs/protocols.md"
+    assert source_link("ablations.ipynb", "shoes") == "ablations.ipynb"
+    assert source_link("results_shoes.ipynb", "fashioniq") == "results_shoes.ipynb"  # another dataset's: kept
+
+
 def test_notebooks_run_on_kernels_that_talk_over_local_sockets(tmp_path, capfd, monkeypatch):
     import shutil
     import tempfile

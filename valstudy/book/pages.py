@@ -6,7 +6,8 @@
     docs/...                          the notes of docs/ (README.md, when there, leads them)
 
 Chapters keep the names ``make study`` gives them, and sit one folder below the root as the notebooks do in the
-repository, so a chapter's ``../docs/flops.md`` resolves as written.
+repository: an executed copy's links, written for ``notebooks/executed/``, are read back as its notebook in
+``notebooks/`` writes them (``../docs/flops.md``, ``ablations.ipynb``) and then resolve as written.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from ..analysis.stats import DATASET_NAMES
 from ..errors import ValstudyError
 from ..study import DATASETS, NOTEBOOKS
+from ..study.notebooks import source_link
 from .cells import figure_names, make_chapter
 from .links import resolver, rewrite_links
 
@@ -92,6 +94,11 @@ def _notebook_target(name: str, dataset: str | None, have: set[str], groups: set
     return f"{name}.md" if name in groups else None
 
 
+def _chapter_links(resolve, dataset: str):
+    """``resolve`` for the links of an executed copy: each read back as its notebook in ``notebooks/`` writes it."""
+    return lambda target: resolve(source_link(target, dataset))
+
+
 def write_source(executed: Path, src: Path, docs: Path | None, figures: Path | None,
                  title: str) -> dict[str, dict[str, str]]:
     """Write the book's source tree into ``src``; return the alt text of every chapter's images (page -> SHA-256 ->
@@ -129,7 +136,8 @@ def write_source(executed: Path, src: Path, docs: Path | None, figures: Path | N
     for name, dataset, path in found:
         nb = nbformat.read(path, as_version=4)
         here = f"notebooks/{name}_{dataset}.ipynb"
-        resolve = resolver(here, pages, lambda n, d=dataset: _notebook_target(n, d, have, groups))
+        resolve = _chapter_links(resolver(here, pages, lambda n, d=dataset: _notebook_target(n, d, have, groups)),
+                                 dataset)
         chapter = make_chapter(nb, name, None if dataset == ALL else _label(dataset), resolve, names)
         titles.setdefault(name, chapter.title)
         alts[here.rsplit(".", 1)[0]] = chapter.alts

@@ -209,23 +209,42 @@ def _ipc_kernel_manager():
 _LINK = re.compile(r"\]\((?!https?:|#|/)([^)\s]+)\)")
 
 
+def executed_link(target: str, dataset: str) -> str:
+    """A relative link of notebook ``notebooks/<name>.py`` written for its executed copy in ``notebooks/executed/``:
+    docs one level further up (``../docs/x.md`` -> ``../../docs/x.md``), a sibling notebook as the same dataset's
+    executed copy (``ablations.ipynb`` -> ``ablations_shoes.ipynb``; ``costs.ipynb`` -> ``costs_all.ipynb``)."""
+    stem, _, anchor = target.partition("#")
+    if stem.endswith(".ipynb") and "/" not in stem:
+        suffix = "all" if stem[:-6] == "costs" else dataset
+        stem = f"{stem[:-6]}_{suffix}.ipynb"
+    elif not stem.startswith(("../../", "http")) and stem.startswith("../"):
+        stem = "../" + stem
+    return f"{stem}{'#' + anchor if anchor else ''}"
+
+
+def source_link(target: str, dataset: str) -> str:
+    """The inverse of :func:`executed_link`: a link of an executed copy as its notebook in ``notebooks/`` writes it.
+    A link already in that form (an executed copy written before links were rewritten) is returned as it is."""
+    stem, _, anchor = target.partition("#")
+    if stem.startswith("../../"):
+        stem = stem[3:]
+    elif stem.endswith(".ipynb") and "/" not in stem:
+        for suffix in (f"_{dataset}", "_all"):
+            if stem[:-6].endswith(suffix):
+                stem = stem[:-6 - len(suffix)] + ".ipynb"
+                break
+    return f"{stem}{'#' + anchor if anchor else ''}"
+
+
 def travel(nb: dict, dataset: str) -> dict:
     """An executed notebook made to travel: papermill's and Jupyter's timestamps removed, the injected parameter
-    cell given a fixed id, and relative links written for ``notebooks/executed/`` (docs one level further up, a
-    sibling notebook as the same dataset's executed copy)."""
+    cell given a fixed id, and relative links written for ``notebooks/executed/`` (:func:`executed_link`)."""
     nb["metadata"].get("papermill", {}).pop("start_time", None)
     for key in ("end_time", "duration", "input_path", "output_path", "environment_variables", "exception"):
         nb["metadata"].get("papermill", {}).pop(key, None)
 
     def link(m: re.Match) -> str:
-        target = m.group(1)
-        stem, _, anchor = target.partition("#")
-        if stem.endswith(".ipynb") and "/" not in stem:
-            suffix = "all" if stem[:-6] == "costs" else dataset
-            stem = f"{stem[:-6]}_{suffix}.ipynb"
-        elif not stem.startswith(("../../", "http")) and stem.startswith("../"):
-            stem = "../" + stem
-        return f"]({stem}{'#' + anchor if anchor else ''})"
+        return f"]({executed_link(m.group(1), dataset)})"
 
     for cell in nb["cells"]:
         for key in ("papermill", "execution"):
