@@ -59,11 +59,9 @@ def _paper() -> dict[str, TrainConfig]:
 
 
 # The synthetic step budgets are the study's: every variant of a dataset trains its dataset's budget (equal budgets,
-# as the paper's ablations), revised by the rule in docs/convergence.md from validation curves only: the first
-# budgets (1,200 steps; FashionIQ 2,400 from the pilot world) still rose at a constant learning rate on the study's
-# own curves, and the doubling check (bench/convergence.py, docs/convergence.json) found Shoes on a plateau at 2,400
-# and FashionIQ at 4,800; Fashion200k stops at the rule's cap of 4,800 on this machine, where some variants still
-# rise.
+# as the paper's ablations), set by the rule in docs/convergence.md from validation curves only (the doubling
+# check's numbers: bench/convergence.py, docs/convergence.json): Shoes and FashionIQ on a plateau, Fashion200k at the
+# rule's cap.
 CONFIGS: dict[str, TrainConfig] = {
     **_paper(),
     "fashion200k_synth": _synth("fashion200k", 4800),
