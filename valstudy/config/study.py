@@ -117,6 +117,8 @@ def lvs_overrides(dataset: str, steps: int, side_info_root: str, paper: bool) ->
 # 1,200-step pilots are void since the budgets were revised (docs/seeds_1200_steps.json).
 SEED_PLAN: dict[str, dict[str, int]] = {
     "shoes": {"tirg": 5, "no_sa": 8, "no_ja": 8, "low": 8, "mid": 7, "high": 8, "lvs": 8, "val": 8},
+    "fashion200k": {"tirg": 5, "no_sa": 3, "no_ja": 5, "low": 8, "mid": 4, "high": 4, "lvs": 8, "val": 8},
+    "fashioniq": {"tirg": 8, "no_sa": 5, "no_ja": 4, "low": 7, "mid": 8, "high": 8, "lvs": 8, "val": 8},
 }
 
 WIRING_CHECK = ("WIRING CHECK (smoke profile): tiny data and 12-step runs test that every cell works; the numbers "
