@@ -137,10 +137,22 @@ study.save(plotting.recall_bars(table[[f"{k} {s}" for k in ks for s in ("mean", 
 
 # %%
 family = analysis.per_seed(study.family(), protocol)
-paired = analysis.paired_verdicts(family, references=study.references())
-paired = paired[paired["variant"].isin(set(seeds.index.get_level_values("variant")))].reset_index(drop=True)
+verdicts = analysis.paired_verdicts(family, references=study.references())
+paired = verdicts[verdicts["variant"].isin(set(seeds.index.get_level_values("variant")))].reset_index(drop=True)
 paired.to_csv(study.figures_dir / f"ablations_{DATASET}_paired.csv", index=False)
 analysis.verdict_table(paired)
+
+# %% [markdown]
+# The paper's questions on this dataset at a glance: VAL against TIRG (from the results chapter) and against each
+# ablation, test R@10. A dot is the mean of VAL minus the other over the paired seeds; the thick bar its 90% interval
+# (an equivalence needs it inside the shaded band), the thin bar its 95% interval (a difference needs it clear of
+# zero); grey rows are inconclusive, and the margin says how many seeds would decide them.
+
+# %%
+questions = verdicts[(verdicts["metric"] == "R@10") & verdicts["variant"].isin({"tirg", *paired["variant"]})]
+study.save(plotting.verdict_forest(questions, f"{DATASET}: the paper's questions (test R@10, protocol '{protocol}')",
+                                   analysis.MARGIN, analysis.VARIANT_LABELS), "verdicts",
+           f"VAL minus TIRG and minus each ablation on {DATASET}, test R@10, with 90% and 95% intervals and outcomes")
 
 # %% [markdown]
 # ### Finding

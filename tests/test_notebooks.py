@@ -145,6 +145,7 @@ def test_ablations(tmp_path):
         if p["n"] == variants["VAL"]["seeds"] == variants[label]["seeds"]:
             assert p["mean"] == pytest.approx(variants["VAL"][f"{k} mean"] - variants[label][f"{k} mean"])
     assert len(pd.read_csv(figures / "ablations_shoes_paired.csv")) == len(rec["paired"])
+    assert "ablations_shoes_verdicts.png" in rec["figures"] and (figures / "ablations_shoes_verdicts.png").is_file()
 
 
 def test_qualitative(tmp_path):

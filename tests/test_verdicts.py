@@ -81,6 +81,32 @@ def test_paired_verdicts_pair_by_seed_apply_holm_and_honour_a_longer_reference()
     assert out.loc["tirg", "survives_holm"] and out.columns[:5].tolist() == ["metric", "n", "mean", "std", "outcome"]
 
 
+def test_the_forest_draws_each_comparison_with_its_outcome_holm_and_seeds_needed():
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.colors import to_hex
+
+    from valstudy import plotting
+
+    rows = [("val", s, 50 + s) for s in range(4)] + [("tirg", s, 40 + s + (s % 2)) for s in range(4)]
+    rows += [("no_sa", s, 50 + s + d) for s, d in enumerate((0.2, -0.1, 0.1, -0.2))]
+    rows += [("high", s, 50 + s + d) for s, d in enumerate((-6.0, 5.0, -4.0, 6.0))]
+    out = verdicts.paired_verdicts(_seeds(rows))
+    out = out[out["metric"] == "R@10"].reset_index(drop=True)
+    out.loc[out["variant"] == "tirg", "survives_holm"] = False  # as a larger family would leave it
+    fig = plotting.verdict_forest(out, "t", verdicts.MARGIN, {"tirg": "TIRG", "no_sa": "w/o SA"})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["high", "w/o SA", "TIRG"]  # first row on top
+    notes = {t.get_text() for t in ax.texts}
+    need = int(out.set_index("variant").loc["high", "seeds_needed"])
+    assert notes == {"difference, 4 seeds, not after Holm", "equivalence, 4 seeds",
+                     f"inconclusive, 4 seeds, would need {need}"}
+    dots = {round(line.get_ydata()[0]): line for line in ax.lines if line.get_marker() == "o"}
+    assert to_hex(dots[2].get_markerfacecolor()) == "#ffffff"  # TIRG's claim does not survive Holm: hollow
+    assert to_hex(dots[1].get_markerfacecolor()) == plotting.OUTCOME_COLOURS["equivalence"]
+    assert dots[2].get_xdata()[0] == pytest.approx(out.set_index("variant").loc["tirg", "mean"])
+
+
 def test_sentences_say_the_outcome_the_interval_the_seeds_and_holm():
     base = {"metric": "R@10", "std": 1.0, "p_difference": 0.01, "p_equivalence": 0.5}
     up = verdicts.verdict_sentence({**base, "variant": "tirg", "n": 5, "mean": 7.0, "low": 2.7, "high": 11.3,

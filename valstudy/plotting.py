@@ -458,6 +458,49 @@ def interval_bars(frame, keys: dict[str, str], title: str, ylabel: str, zero: bo
     return fig
 
 
+OUTCOME_COLOURS = {"difference": "#1f77b4", "equivalence": "#2ca02c", "inconclusive": "#8c8c8c"}
+
+
+def verdict_forest(paired, title: str, margin: float, labels: dict[str, str] | None = None):
+    """Paired comparisons as intervals, one row each (``paired``: rows of ``analysis.paired_verdicts`` for one
+    metric): the mean of VAL minus the other, its 90% interval (thick) and 95% interval (thin), coloured by outcome;
+    the equivalence band +-``margin`` shaded; a hollow marker where a claim does not survive Holm's correction. The
+    right margin says the outcome, the seeds, and the seeds an inconclusive comparison would need."""
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import blended_transform_factory
+
+    rows = paired.to_dict("records")
+    labels = labels or {}
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(rows) + 1.5))
+    ax.axvspan(-margin, margin, color="#e6f2e6", zorder=0)
+    ax.axvline(0.0, color="0.3", lw=0.8)
+    side = blended_transform_factory(ax.transAxes, ax.transData)
+    for i, r in enumerate(rows):
+        y, colour = len(rows) - 1 - i, OUTCOME_COLOURS.get(r["outcome"], "black")
+        if r["low"] == r["low"]:  # no interval from a single seed
+            ax.plot([r["low"], r["high"]], [y, y], color=colour, lw=1.2)
+            ax.plot([r["low90"], r["high90"]], [y, y], color=colour, lw=5, alpha=0.55, solid_capstyle="butt")
+        claim = r["outcome"] != "inconclusive"
+        ax.plot(r["mean"], y, "o", ms=7, color=colour, mfc=colour if (r["survives_holm"] or not claim) else "white")
+        note = f"{r['outcome']}, {int(r['n'])} seeds"
+        if claim and not r["survives_holm"]:
+            note += ", not after Holm"
+        if r["outcome"] == "inconclusive" and r.get("seeds_needed") == r.get("seeds_needed") and r.get("seeds_needed"):
+            note += f", would need {int(r['seeds_needed'])}"
+        ax.text(1.02, y, note, transform=side, va="center", fontsize=7.5, color=colour)
+    ax.set_yticks(range(len(rows)), [labels.get(r["variant"], r["variant"]) for r in reversed(rows)])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(f"VAL \u2212 other, {rows[0]['metric'] if rows else ''} (points): 90% interval thick, 95% thin")
+    handles = [Line2D([], [], color=c, marker="o", lw=3, label=o) for o, c in OUTCOME_COLOURS.items()]
+    handles.append(Line2D([], [], color="0.3", marker="o", mfc="white", lw=0, label="claim not after Holm"))
+    handles.append(plt.Rectangle((0, 0), 1, 1, color="#e6f2e6", label=f"equivalence band \u00b1{margin:g}"))
+    height = fig.get_size_inches()[1]
+    fig.legend(handles=handles, frameon=False, fontsize=7, loc="lower center", ncol=5)
+    ax.set_title(title)
+    fig.tight_layout(rect=(0, 0.3 / height, 1, 1))
+    return fig
+
+
 def positive_control_plot(table, title: str):
     """Per level (columns): the in-region ratio (top, log scale) and the residual's correlation with the region
     (bottom) of maps blended from the region and the prior at known strengths (0 = the prior, 1 = the region on the

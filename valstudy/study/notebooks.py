@@ -109,15 +109,15 @@ class Study:
         """A figure's name: ``<notebook>_<dataset>_<subset>``."""
         return f"{self.notebook}_{self.dataset}_{subset}"
 
-    def save(self, fig, subset: str, caption: str = "") -> Path:
+    def save(self, fig, subset: str, caption: str = "") -> None:
         """Write a figure as ``<figures>/<notebook>_<dataset>_<subset>.png``, show it (``caption`` is its alt
-        text), and list it in the notebook's record."""
+        text), and list it in the notebook's record. Returns nothing, so a cell that ends with it echoes no path
+        of this machine into the executed copy."""
         from .. import plotting
 
         path = plotting.save_figure(fig, self.figures_dir, self.name(subset))
         self.figures.append(path.name)
         plotting.show(path, caption)
-        return path
 
     def record(self, numbers: dict) -> Path:
         """Write what the notebook computed, and the figures it wrote, to ``<figures>/<notebook>_<dataset>.json``."""
