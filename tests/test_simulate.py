@@ -132,6 +132,19 @@ def test_search_widget_turns_clicks_and_log(tiny_run, tmp_path):
     assert lines[2]["reference"] == chosen and lines[2]["text"] == "has a higher heel"
     w.random_query()
     assert w.session != session and w.turn == 0
+    w.random_query(session="study-7")
+    assert w.session == "study-7" and "session study-7" in w.status.value
+
+
+def test_simulated_session_is_named_apart_from_people_s_in_the_log(tiny_run, tmp_path):
+    pytest.importorskip("ipywidgets")
+    from valstudy.widget import SearchWidget
+
+    log = tmp_path / "log.jsonl"
+    w = SearchWidget.from_run(tiny_run, k=4, log_path=log, seed=1)
+    rows = w.simulated_session(turns=2, seed=5)
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert rows and lines and {x["session"] for x in lines} == {"simulated-5"} and w.session == "simulated-5"
 
 
 def test_search_state_runs_turns_and_logs_without_a_view(tiny_run, tmp_path):

@@ -225,6 +225,49 @@ def test_executed_copies_travel():
                                          "[costs](costs_all.ipynb) and [the web](https://example.org/a.md).")
 
 
+def _widget_notebook(ids: list[str]) -> dict:
+    """A notebook as papermill writes one with widgets: a view in an output, models named by random ids (``ids``),
+    the state stored in the id order nbformat writes (sorted). Box 0 shows image 1 (layout 2); two boxes that no
+    view shows (3, 4) hold different images (5, 6) with identical layouts (7, 8)."""
+    i = ids
+    ref = lambda k: f"IPY_MODEL_{i[k]}"  # noqa: E731
+    state = {i[0]: {"model_name": "BoxModel", "state": {"children": [ref(1)]}},
+             i[1]: {"model_name": "ImageModel", "state": {"value": "a", "layout": ref(2)}},
+             i[2]: {"model_name": "LayoutModel", "state": {}},
+             i[3]: {"model_name": "BoxModel", "state": {"children": [ref(5)]}},
+             i[4]: {"model_name": "BoxModel", "state": {"children": [ref(6)]}},
+             i[5]: {"model_name": "ImageModel", "state": {"value": "b", "layout": ref(7)}},
+             i[6]: {"model_name": "ImageModel", "state": {"value": "c", "layout": ref(8)}},
+             i[7]: {"model_name": "LayoutModel", "state": {}}, i[8]: {"model_name": "LayoutModel", "state": {}}}
+    view = {"model_id": i[0], "version_major": 2, "version_minor": 0}
+    return {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {
+                "state": dict(sorted(state.items())), "version_major": 2, "version_minor": 0}}},
+            "cells": [{"cell_type": "code", "id": "c", "metadata": {}, "source": "w", "outputs": [
+                {"output_type": "display_data", "metadata": {},
+                 "data": {"application/vnd.jupyter.widget-view+json": view, "text/plain": "Box()"}}]}]}
+
+
+def test_executed_widgets_get_the_same_ids_whatever_ids_ipywidgets_drew():
+    import random
+    import uuid
+
+    from valstudy.study.notebooks import travel
+
+    written = set()
+    for seed in range(6):
+        rng = random.Random(seed)
+        nb = travel(_widget_notebook([uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(9)]), "shoes")
+        written.add(json.dumps(nb, indent=1))
+    assert len(written) == 1  # one file, whichever random ids the kernel gave the models
+    nb = json.loads(written.pop())
+    state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    first = f"{0:032x}"
+    assert nb["cells"][0]["outputs"][0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == first
+    assert state[first]["state"]["children"] == [f"IPY_MODEL_{1:032x}"] and list(state) == sorted(state)
+    images = {m["state"]["value"]: m["state"]["layout"][10:] for m in state.values() if m["model_name"] == "ImageModel"}
+    assert len(set(images.values())) == 3 and all(state[k]["model_name"] == "LayoutModel" for k in images.values())
+
+
 def test_an_executed_copys_links_read_back_as_its_notebook_writes_them():
     from valstudy.study.notebooks import executed_link, source_link
 

@@ -75,9 +75,10 @@ class SearchState:
         self.session, self.turn, self.shown = "", 0, []
         self.last_seconds = 0.0
 
-    def start(self, reference: str, target: str | None) -> None:
-        """A new session at ``reference`` (``target``: the image sought, when known)."""
-        self.session = uuid.uuid4().hex[:12]
+    def start(self, reference: str, target: str | None, session: str | None = None) -> None:
+        """A new session at ``reference`` (``target``: the image sought, when known); ``session`` names it (by
+        default a random id, so that people's sessions never share one in a log)."""
+        self.session = session or uuid.uuid4().hex[:12]
         self.turn, self.target, self.reference = 0, target, reference
 
     def pick_query(self):
@@ -183,19 +184,21 @@ class SearchWidget:
     last_seconds = property(lambda self: self.state.last_seconds)
 
     # ---------------------------------------------------------------- actions
-    def start(self, reference: str, target: str | None) -> None:
-        """Begin a new session at ``reference`` (``target``: the image sought, when known)."""
-        self.state.start(reference, target)
+    def start(self, reference: str, target: str | None, session: str | None = None) -> None:
+        """Begin a new session at ``reference`` (``target``: the image sought, when known; ``session``: its name,
+        by default a random id)."""
+        self.state.start(reference, target, session)
         self._show_reference()
         self.target_image.value = _png(self.engine.image(target)) if target else b""
         self.target_label.value = "<b>target</b> (marked green below)" if target else "<b>target</b>: unknown"
         self.results.children, self.attention.children = (), ()
         self.status.value = f"session {self.session}: type what should change and press Search"
 
-    def random_query(self) -> None:
-        """Start from a random test query: its reference, its target and its caption as a hint."""
+    def random_query(self, session: str | None = None) -> None:
+        """Start from a random test query: its reference, its target and its caption as a hint (``session``: the
+        session's name, by default a random id)."""
         q = self.state.pick_query()
-        self.start(q.reference, q.target)
+        self.start(q.reference, q.target, session)
         self.text.placeholder = f"e.g. {q.text}"
 
     def search(self, text: str) -> list[str]:
@@ -248,7 +251,7 @@ class SearchWidget:
         if attrs is None:
             return []
         rng = np.random.default_rng(seed)
-        self.random_query()
+        self.random_query(session=f"simulated-{seed}")  # named as such in the log, apart from people's sessions
         rows = []
         for _ in range(turns):
             said = user_caption(rng, attrs[self.reference], attrs[self.target], self.engine.dataset.name)

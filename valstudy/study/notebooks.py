@@ -8,6 +8,7 @@ prints what that costs here.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -236,9 +237,64 @@ def source_link(target: str, dataset: str) -> str:
     return f"{stem}{'#' + anchor if anchor else ''}"
 
 
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
+
+
+def stable_widget_ids(nb: dict) -> dict:
+    """The notebook with its widget models renamed ``000...0``, ``000...1``, ... in an order that comes from the
+    notebook itself (the views in the outputs, in cell order, then what each model refers to), so that executing a
+    notebook twice writes the same file: ipywidgets names each model with a random UUID."""
+    state = nb["metadata"].get("widgets", {}).get(WIDGET_STATE, {}).get("state")
+    if not state:
+        return nb
+    order, queue = [], []
+
+    def visit(model: str) -> None:
+        if model in state and model not in order:
+            order.append(model)
+            queue.append(model)
+
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view:
+                visit(view.get("model_id", ""))
+    text = {m: json.dumps(state[m], sort_keys=True) for m in state}
+    digests: dict[str, str] = {}
+
+    def digest(model: str) -> str:  # the model's content, each reference replaced by the referred model's digest
+        if model not in digests:
+            digests[model] = ""  # a cycle reads as an empty reference
+            body = _MODEL_REF.sub(lambda m: "IPY_MODEL_" + (digest(m.group(1)) if m.group(1) in state else ""),
+                                  text[model])
+            digests[model] = hashlib.sha1(body.encode()).hexdigest()
+        return digests[model]
+
+    while True:
+        while queue:
+            for ref in _MODEL_REF.findall(text[queue.pop(0)]):
+                visit(ref)
+        left = [m for m in state if m not in order]
+        if not left:
+            break
+        # what no view shows: start from a model nothing left refers to, the least by digest (equal digests are
+        # equal subtrees, so their order cannot change the file)
+        referred = {r for m in left for r in _MODEL_REF.findall(text[m])}
+        visit(min([m for m in left if m not in referred] or left, key=digest))
+    names = {old: f"{i:032x}" for i, old in enumerate(order)}
+    out = json.loads(re.sub(r"[0-9a-f]{32}", lambda m: names.get(m.group(0), m.group(0)), json.dumps(nb)))
+    widgets = out["metadata"]["widgets"][WIDGET_STATE]
+    widgets["state"] = dict(sorted(widgets["state"].items()))
+    return out
+
+
 def travel(nb: dict, dataset: str) -> dict:
     """An executed notebook made to travel: papermill's and Jupyter's timestamps removed, the injected parameter
-    cell given a fixed id, and relative links written for ``notebooks/executed/`` (:func:`executed_link`)."""
+    cell given a fixed id, relative links written for ``notebooks/executed/`` (:func:`executed_link`) and widget
+    models named in a fixed order (:func:`stable_widget_ids`)."""
+    nb = stable_widget_ids(nb)
     nb["metadata"].get("papermill", {}).pop("start_time", None)
     for key in ("end_time", "duration", "input_path", "output_path", "environment_variables", "exception"):
         nb["metadata"].get("papermill", {}).pop(key, None)
