@@ -87,3 +87,39 @@ def test_a_run_and_its_doubled_run_are_two_tasks_on_one_client(tmp_path):
     submit_runs(client, [bench.doubled(spec)], get_profile("synthetic"), paths)
     runs = [k for k in client.keys if k.startswith("run-")]
     assert len(runs) == 2 and len(set(runs)) == 2 and all(spec.name in k for k in runs)
+
+
+def _halves():
+    import sys
+    sys.path.insert(0, str(REPO / "bench"))  # the script imports its neighbour, bench/convergence.py
+    spec = importlib.util.spec_from_file_location("bench_halves", REPO / "bench" / "doubling_from_halves.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _curve_record(steps: int, values: list[float], **extra) -> dict:
+    evals = [{"step": steps * (k + 1) // len(values), "eval": [{"protocol": "validation", "R@10": v}]}
+             for k, v in enumerate(values)]
+    return {"config": {"steps": steps, "eval_every": steps // len(values), "model": {"method": "concat"}, **extra},
+            "metrics": {"evaluations": evals}}
+
+
+def test_halves_row_pairs_the_half_budget_run_with_the_study_and_refuses_other_changes(tmp_path, monkeypatch):
+    halves = _halves()
+    study, half = tmp_path / "records", tmp_path / "halves"
+    write_json(study / "shoes" / "concat" / "seed0.json", _curve_record(4800, [10, 20, 30, 40, 50, 52, 53, 54]))
+    write_json(half / "shoes" / "concat" / "seed0.json", _curve_record(2400, [10, 20, 30, 40, 45, 47, 48, 50]))
+    write_json(tmp_path / "conv.json", {"check": "doubling", "split": "validation", "seed": 0, "tolerance": 2.0,
+                                        "rows": [{"dataset": "shoes", "variant": "tirg", "steps": 2400}]})
+    argv = ["x", "--dataset", "shoes", "--variants", "concat", "--records", str(study), "--halves", str(half),
+            "--out", str(tmp_path / "conv.json")]
+    monkeypatch.setattr("sys.argv", argv)
+    assert halves.main() == 0
+    rows = read_json(tmp_path / "conv.json")["rows"]
+    assert rows[0]["variant"] == "tirg" and len(rows) == 2  # the other rows are kept
+    row = rows[1]
+    assert (row["steps"], row["steps_doubled"], row["gain"], row["passes"]) == (2400, 4800, 4.0, False)
+    assert row["plateau gain doubled"] == pytest.approx((50 + 52) / 2 - (30 + 40) / 2)  # (2,400, 3,600] vs (1,200, 2,400]
+    write_json(half / "shoes" / "concat" / "seed0.json", _curve_record(2400, [10, 20, 30, 40], lr=0.5))
+    assert halves.main() == 1  # another learning rate: not the same variant at half the steps
