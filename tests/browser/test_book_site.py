@@ -21,7 +21,7 @@ TARGETS = """() => [...Array.from(document.querySelectorAll('a[href]'), a => a.h
     ...Array.from(document.querySelectorAll('link[href]'), l => l.href)]"""
 UNRENDERED = """() => Array.from(document.querySelectorAll('.math'))
     .filter(m => !m.querySelector('mjx-container svg')).length"""
-PLACEHOLDER_ALT = re.compile(r"no description|\.png$|/|^$", re.I)
+PLACEHOLDER_ALT = re.compile(r"no description|\.png$|^\S*/\S*$|^$", re.I)  # a path as alt text: one word with "/"
 
 
 NETWORK = re.compile(r"^(?!file:|data:|blob:|about:)")  # every URL that is not the site's own files
