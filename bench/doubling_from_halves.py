@@ -23,18 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from convergence import final_validation  # noqa: E402
 
 from valstudy.analysis.convergence import plateau_gain, validation_curve  # noqa: E402
+from valstudy.config.named import saved_differences  # noqa: E402
 from valstudy.io import read_json, write_json  # noqa: E402
 from valstudy.study import absolute, profile_paths  # noqa: E402
 from valstudy.study.records import _metrics, portable  # noqa: E402
 
 FOLLOW_THE_STEPS = {"steps", "eval_every", "pretrain_steps", "keep_checkpoints"}
-
-
-def flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
 
 
 def half_run(roots: list[Path], dataset: str, variant: str, seed: int, steps: int) -> dict | None:
@@ -69,8 +63,7 @@ def main() -> int:
         if half is None:
             print(f"{a.dataset}/{folder}/seed{a.seed}: no finished run of {steps // 2} steps under {a.halves}")
             return 1
-        one, two = flat(half["config"]), flat(study["config"])
-        differ = {k for k in set(one) | set(two) if one.get(k) != two.get(k) and k not in FOLLOW_THE_STEPS}
+        differ = set(saved_differences(half["config"], study["config"])) - FOLLOW_THE_STEPS
         if differ:
             print(f"{a.dataset}/{folder}: the half-budget run differs in {sorted(differ)}, not only in its steps")
             return 1

@@ -170,3 +170,4 @@ def jupyter_lab(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+

@@ -6,6 +6,8 @@ import shutil
 import urllib.request
 from pathlib import Path
 
+from lab_page import open_in_lab
+
 REPO = Path(__file__).resolve().parents[2]
 PAIR = ("ablations.ipynb", "ablations.py")
 
@@ -27,11 +29,7 @@ def test_opening_and_saving_a_notebook_in_jupyterlab_changes_no_byte_of_the_pair
     stamp = _modified(url, token, PAIR[0])
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     try:
-        page.goto(f"{url}/lab/tree/{PAIR[0]}?token={token}")
-        page.wait_for_function("""() => {
-            const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-            const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-            return k && k.status === 'idle'; }""", timeout=browser_timeout * 1000)
+        open_in_lab(page, url, token, PAIR[0], browser_timeout)
         page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
         page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
             return w && w.context && !w.context.model.dirty; }""", timeout=60_000)

@@ -10,6 +10,8 @@ import pytest
 from valstudy.data.synth import synthesize
 from valstudy.training import get_config, train
 
+from lab_page import open_in_lab
+
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "build" / "browser" / "search_widget.png"
 K = 6
@@ -61,11 +63,7 @@ def test_widget_answers_a_typed_caption_and_a_click(browser, notebook, browser_t
     url, token, log, record = notebook
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     try:
-        page.goto(f"{url}/lab/tree/search.ipynb?token={token}")
-        page.wait_for_function("""() => {
-            const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-            const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-            return k && k.status === 'idle'; }""", timeout=browser_timeout * 1000)
+        open_in_lab(page, url, token, "search.ipynb", browser_timeout)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         deadline = time.monotonic() + browser_timeout  # the notebook ends by writing its record
         while not record.is_file():
