@@ -35,16 +35,14 @@
 # count that reproduces the supplementary's $8.10 \times 10^{7}$ are in [docs/flops.md](../docs/flops.md).
 
 # %% tags=["parameters"]
-PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
 RETIME: bool = False    # True: time retrieval on this machine and rewrite the committed timings (make study does)
-FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
 QUERIES: int = 256      # fixed query set timed against each gallery size
 DIM: int = 2048         # feature dimension of the random features timed
 MAX_GALLERY: int = 32000  # largest gallery size N (sizes double from 1,000 up to it)
 
 # %%
 from valstudy import analysis, format_flops, plotting, prepare
-study = prepare("costs", "all", PROFILE, figures=FIGURES_DIR)
+study = prepare("costs")
 
 # %% [markdown]
 # ## 2. Measured multiply-accumulates

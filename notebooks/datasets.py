@@ -27,13 +27,11 @@
 
 # %% tags=["parameters"]
 DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
-PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
-FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
 DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
 
 # %%
 from valstudy import analysis, plotting, prepare
-study = prepare("datasets", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR)
+study = prepare("datasets", DATASET, data=DATA_ROOT)
 
 # %% [markdown]
 # ## 1. Counts: this copy against the real dataset

@@ -25,14 +25,12 @@
 
 # %% tags=["parameters"]
 DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
-PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
 RETRAIN: bool = False   # True: train this chapter's runs here again and rewrite their records (cost printed below)
-FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
 DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
 
 # %%
 from valstudy import analysis, plotting, prepare
-study = prepare("qualitative", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR, retrain=RETRAIN)
+study = prepare("qualitative", DATASET, data=DATA_ROOT, retrain=RETRAIN)
 K = 5  # retrieved images shown per query
 
 # %% [markdown]

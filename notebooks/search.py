@@ -24,9 +24,7 @@
 
 # %% tags=["parameters"]
 DATASET: str = "shoes"  # fashion200k | shoes | fashioniq
-PROFILE: str = ""       # empty: $VALSTUDY_PROFILE, else "synthetic" (the study); "smoke": a wiring check in seconds
 RETRAIN: bool = False   # True: train the one run this app searches with here again (cost printed below)
-FIGURES_DIR: str = ""   # figures and tables; empty: the profile's (figures/ for the study)
 DATA_ROOT: str = ""     # real data: the folder holding fashion200k/ shoes/ fashioniq/; empty: the profile's
 RUN: str = ""           # a run folder of yours to search with; empty: the study's VAL, first seed (committed weights)
 K: int = 8              # results shown per turn
@@ -34,7 +32,7 @@ LOG: str = "build/search_log.jsonl"  # the JSON-lines log of every search and cl
 
 # %%
 from valstudy import SearchWidget, absolute, analysis, plotting, prepare
-study = prepare("search", DATASET, PROFILE, DATA_ROOT, FIGURES_DIR, retrain=RETRAIN)
+study = prepare("search", DATASET, data=DATA_ROOT, retrain=RETRAIN)
 
 # %%
 if RUN:  # your own run folder: its config.json names its data

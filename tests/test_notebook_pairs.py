@@ -77,13 +77,13 @@ def test_the_sync_check_notices_an_edit(tmp_path):
 
 
 def test_stored_notebooks_leave_the_profile_to_the_environment_and_train_nothing_by_default():
-    """Each notebook stores PROFILE = "" (``$VALSTUDY_PROFILE``, else the study's profile) and RETRAIN = False, and
-    its preamble is one call: ``prepare(<its name>, ...)``; none defines its own save()."""
+    """No notebook stores a profile (``prepare`` reads ``$VALSTUDY_PROFILE``, else the study's profile); each stores
+    RETRAIN = False, and its preamble is one call: ``prepare(<its name>, ...)``; none defines its own save()."""
     for name in NOTEBOOKS:
         stored = json.loads((NOTEBOOK_DIR / f"{name}.ipynb").read_text())
         params = next(c for c in stored["cells"] if "parameters" in c["metadata"].get("tags", []))
         source = "".join(params["source"])
-        assert 'PROFILE: str = ""' in source, name
+        assert "PROFILE" not in source, name
         assert name in ("datasets", "costs") or "RETRAIN: bool = False" in source, name
         code = "".join("".join(c["source"]) for c in stored["cells"] if c["cell_type"] == "code")
         assert f'prepare("{name}"' in code and "def save(" not in code, name

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from valstudy.data import DATASETS
-from valstudy.config.study import PROFILE_ENV
+from valstudy.config.study import FIGURES_ENV, PROFILE_ENV
 from valstudy.study import PROFILES, REPO
 
 pytestmark = [pytest.mark.xdist_group("notebooks"), pytest.mark.slow]
@@ -23,23 +23,24 @@ SMOKE = PROFILES["smoke"]
 
 
 def execute(notebook: str, tmp_path: Path, **params) -> tuple[dict, Path]:
-    """Run the stored ``notebooks/<notebook>.ipynb`` under ``VALSTUDY_PROFILE=smoke`` (its parameters as stored but
-    the figures folder and ``params``); return (its record, the figures folder)."""
+    """Run the stored ``notebooks/<notebook>.ipynb`` under ``VALSTUDY_PROFILE=smoke`` with its figures in
+    ``tmp_path/figures`` (``VALSTUDY_FIGURES_DIR``; its parameters as stored but ``params``); return (its record, the
+    figures folder)."""
     import papermill as pm
 
     figures = tmp_path / "figures"
-    params = {"FIGURES_DIR": str(figures), **params}
-    # the stored notebook's PROFILE = "" leaves the profile to $VALSTUDY_PROFILE, as a reader's kernel would
-    before = os.environ.get(PROFILE_ENV)
-    os.environ[PROFILE_ENV] = "smoke"
+    # the stored notebook leaves the profile and the figures folder to the environment, as a reader's kernel would
+    before = {name: os.environ.get(name) for name in (PROFILE_ENV, FIGURES_ENV)}
+    os.environ.update({PROFILE_ENV: "smoke", FIGURES_ENV: str(figures)})
     try:
         pm.execute_notebook(str(REPO / "notebooks" / f"{notebook}.ipynb"), str(tmp_path / f"{notebook}.ipynb"),
                             parameters=params, cwd=str(REPO), progress_bar=False, kernel_name="python3")
     finally:
-        if before is None:
-            os.environ.pop(PROFILE_ENV)
-        else:
-            os.environ[PROFILE_ENV] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
     record = json.loads((figures / f"{notebook}_{params.get('DATASET', 'all')}.json").read_text())
     assert record["profile"] == "smoke", f"{notebook}: the stored notebook did not take $VALSTUDY_PROFILE"
     for name in record["figures"]:

@@ -2,6 +2,7 @@
 not done again; a changed configuration gets a new run folder, and nothing is deleted."""
 import json
 import subprocess
+import types
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,56 @@ def test_a_worker_that_cannot_see_the_study_folders_fails_the_run_clearly(tmp_pa
         tasks.run_task(spec, paths)
 
 
+def test_the_price_of_training_comes_from_records_of_this_machine_else_any_else_the_guess(tmp_path, monkeypatch):
+    """A fresh clone on a new kind of machine prices the quick profile from the committed study's records (the same
+    data and budgets), not from a guess; records of this CPU win over other machines'."""
+    import dataclasses
+
+    import valstudy.study.runner as runner
+
+    def write(folder, name, cpu, steps, wall):
+        path = folder / "shoes" / "val" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"config": {"steps": steps}, "meta": {
+            "machine": {"cpu": cpu}, "workers": ["w"], "seconds": {"train": {"wall": wall}}}}))
+
+    study = dataclasses.replace(PROFILES["synthetic"], records_dir=str(tmp_path / "study"))
+    quick = dataclasses.replace(PROFILES["quick"], records_dir=str(tmp_path / "quick"), speed_guess=1.0)
+    monkeypatch.setattr(runner, "PROFILES", {"synthetic": study, "quick": quick})
+    monkeypatch.setattr(runner, "machine", lambda: {"cpu": "here"})
+    paths = StudyPaths(tmp_path / "data", tmp_path / "runs", tmp_path / "quick", tmp_path / "figures")
+    spec = types.SimpleNamespace(config=types.SimpleNamespace(steps=1000, pretrain_steps=0))
+    assert runner.estimate_seconds([spec, spec], quick, paths, 2) == 1000  # no record: the guess, 1 step/s
+    write(tmp_path / "study", "seed0", "elsewhere", 1000, 100)  # 10 steps/s on another machine
+    assert runner.estimate_seconds([spec, spec], quick, paths, 2) == 100
+    write(tmp_path / "study", "seed1", "here", 1000, 50)  # 20 steps/s here: this machine's records win
+    write(tmp_path / "quick", "seed0", "here", 1000, 25)  # and this profile's own count among them
+    assert runner.estimate_seconds([spec, spec], quick, paths, 2) == 1000 / ((20 + 40) / 2)
+    smoke = dataclasses.replace(PROFILES["smoke"], speed_guess=2.0)  # other data: the study's records say nothing
+    assert runner.estimate_seconds([spec], smoke, StudyPaths(*(tmp_path / "none",) * 4), 1) == 500
+
+
+def test_prepare_takes_profile_and_figures_from_the_environment(tmp_path, monkeypatch, capsys):
+    """A notebook's parameter cell holds only what the chapter varies: the profile and the figures folder come from
+    $VALSTUDY_PROFILE and $VALSTUDY_FIGURES_DIR, and an argument given wins over them."""
+    import valstudy.study.notebooks as nb
+
+    asked = []
+    monkeypatch.setattr(nb, "profile_paths", lambda prof, data=None, figures=None: asked.append(figures)
+                        or _paths(tmp_path))
+    monkeypatch.setenv("VALSTUDY_PROFILE", "quick")
+    monkeypatch.setenv("VALSTUDY_FIGURES_DIR", str(tmp_path / "elsewhere"))
+    assert prepare("costs").profile.name == "quick"
+    assert capsys.readouterr().out.splitlines()[0] == "profile 'quick' (from $VALSTUDY_PROFILE)"
+    assert prepare("costs", profile="synthetic", figures=tmp_path / "mine").profile.name == "synthetic"
+    assert capsys.readouterr().out.splitlines()[0] == "profile 'synthetic' (given)"
+    assert asked == [str(tmp_path / "elsewhere"), tmp_path / "mine"]
+    monkeypatch.delenv("VALSTUDY_PROFILE")
+    monkeypatch.delenv("VALSTUDY_FIGURES_DIR")
+    prepare("costs")
+    assert capsys.readouterr().out.splitlines()[0] == "profile 'synthetic' (the default)" and asked[-1] is None
+
+
 def test_prepare_reads_records_and_trains_only_when_asked(tmp_path, monkeypatch, capsys):
     import valstudy.study.notebooks as nb
 
@@ -179,7 +230,7 @@ def test_prepare_reads_records_and_trains_only_when_asked(tmp_path, monkeypatch,
     with pytest.raises(ValstudyError, match=r"record\(s\) missing under .*set RETRAIN = True"):
         prepare("results", "shoes", "quick")  # quick trains nothing it lacks
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "profile 'quick'" and "retraining them (RETRAIN = True): roughly" in out[1]
+    assert out[0] == "profile 'quick' (given)" and "retraining them (RETRAIN = True): roughly" in out[1]
     study = prepare("results", "shoes", "quick", retrain=True)
     assert len(study.records()) == len(study.specs) == len(PROFILES["quick"].methods)
     assert all(r["labels"]["experiment"] == "methods" for r in study.records())
@@ -294,13 +345,16 @@ def test_notebooks_run_on_kernels_that_talk_over_local_sockets(tmp_path, capfd, 
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", runtime)
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("from ipykernel.kernelapp import IPKernelApp\n"
-                                          "print(IPKernelApp.instance().transport)")]
+    nb.cells = [nbformat.v4.new_code_cell("import os\nfrom ipykernel.kernelapp import IPKernelApp\n"
+                                          "print(IPKernelApp.instance().transport)\n"
+                                          "print(os.environ['VALSTUDY_PROFILE'], os.environ['JUPYTER_RUNTIME_DIR'])")]
     nbformat.write(nb, tmp_path / "in.ipynb")
+    monkeypatch.setenv("VALSTUDY_PROFILE", "synthetic")  # the kernel's environment: this process's, then env's
     pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
-                        kernel_name="python3", kernel_manager_class=_ipc_kernel_manager(), cwd=str(tmp_path))
+                        kernel_name="python3", kernel_manager_class=_ipc_kernel_manager({"VALSTUDY_PROFILE": "smoke"}),
+                        cwd=str(tmp_path))
     (out,) = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs
-    assert out["text"].strip() == "ipc"
+    assert out["text"].split() == ["ipc", "smoke", runtime]
     assert "without encryption" not in capfd.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ipynb", "out.ipynb"]  # no socket files left here
     assert not any(Path(runtime).iterdir())  # nor in the runtime folder

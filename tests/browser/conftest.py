@@ -87,14 +87,16 @@ def page(browser):
 
 def _smoke_executed(folder: Path) -> Path:
     """Execute the datasets notebook for two datasets with the smoke profile (data only, no training) into folder."""
+    from valstudy.study.notebooks import _ipc_kernel_manager
     import papermill as pm
 
     folder.mkdir(parents=True, exist_ok=True)
+    env = {"VALSTUDY_PROFILE": "smoke", "VALSTUDY_FIGURES_DIR": str(folder / "figures")}
     for dataset in ("shoes", "fashioniq"):
         pm.execute_notebook(str(REPO / "notebooks" / "datasets.ipynb"), str(folder / f"datasets_{dataset}.ipynb"),
-                            parameters={"DATASET": dataset, "PROFILE": "smoke", "DATA_ROOT": str(folder / "data"),
-                                        "FIGURES_DIR": str(folder / "figures")},
-                            cwd=str(REPO), progress_bar=False, kernel_name="python3")
+                            parameters={"DATASET": dataset, "DATA_ROOT": str(folder / "data")},
+                            cwd=str(REPO), progress_bar=False, kernel_name="python3",
+                            kernel_manager_class=_ipc_kernel_manager(env))
     return folder
 
 
@@ -143,7 +145,8 @@ def jupyter_lab(tmp_path):
     (labconfig / "page_config.json").write_text(
         '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}')
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter_config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter_config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+           "VALSTUDY_FIGURES_DIR": str(tmp_path / "figures")}  # the notebooks' figures stay out of the repository
     log = open(tmp_path / "jupyterlab.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
                              f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",

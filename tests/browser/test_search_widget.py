@@ -32,8 +32,7 @@ def notebook(tiny_run, jupyter_lab, tmp_path):
     """A copy of notebooks/search.ipynb pointed at a tiny trained run, in JupyterLab's root."""
     url, token, root = jupyter_lab
     nb = json.loads((REPO / "notebooks" / "search.ipynb").read_text())
-    params = {"RUN": str(tiny_run), "LOG": str(tmp_path / "log.jsonl"), "K": K,
-              "FIGURES_DIR": str(tmp_path / "figures")}
+    params = {"RUN": str(tiny_run), "LOG": str(tmp_path / "log.jsonl"), "K": K}  # figures: jupyter_lab's env
     cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
     lines = "".join(cell["source"]).splitlines()
     cell["source"] = "\n".join(next((f"{name}: {type(v).__name__} = {v!r}" for name, v in params.items()

@@ -22,4 +22,4 @@ from .named import (  # noqa: F401
     CONFIGS, apply_overrides, get_config, config_to_dict, config_from_dict, load_config, config_differences, saved_differences, config_hash)
 from .study import (  # noqa: F401
     Profile, ABLATIONS, STUDY_ABLATIONS, SLOW_ABLATIONS, slow_factor, long_vals, lvs_overrides, PROFILES, PROFILE_ENV,
-    DEFAULT_PROFILE, SYNTH_SEED, SEED_PLAN, resolve_profile)
+    FIGURES_ENV, DEFAULT_PROFILE, SYNTH_SEED, SEED_PLAN, resolve_profile)

@@ -9,6 +9,7 @@ from .rules import METHODS
 
 # ---------------------------------------------------------------------------------------------------- the study
 PROFILE_ENV = "VALSTUDY_PROFILE"  # the environment variable that picks the profile of a notebook or command
+FIGURES_ENV = "VALSTUDY_FIGURES_DIR"  # the environment variable that sends a notebook's figures and numbers elsewhere
 DEFAULT_PROFILE = "synthetic"     # the profile a notebook or command runs when neither it nor the environment names one
 SYNTH_SEED = 0                    # the random seed of the synthetic world the study trains and tests on
 
@@ -36,7 +37,7 @@ class Profile:
     records_dir: str = "records/synthetic"  # one record per finished run (committed for the synthetic study)
     figures_dir: str = "figures"         # figures, tables and each notebook's numbers
     executed_dir: str | None = None      # where executed notebooks are kept (None: build/notebooks/<profile> only)
-    speed_guess: float = 5.0             # L_vv steps per second of one run on one core, before a run of this machine finished
+    speed_guess: float = 5.0             # steps per second of one run on one core, before any record of its data exists
     banner: str = ""                     # printed first by every notebook run under this profile
     data_seed: int = SYNTH_SEED          # random seed of the synthetic world
     train_scale: int = 1                 # multiplies the synthetic world's training counts (data/README.md)
@@ -122,7 +123,8 @@ SEED_PLAN: dict[str, dict[str, int]] = {
 }
 
 WIRING_CHECK = ("WIRING CHECK (smoke profile): tiny data and 12-step runs test that every cell works; the numbers "
-                "below say nothing about VAL. Leave PROFILE empty (or set it to \"synthetic\") for the study's results.")
+                "below say nothing about VAL. Unset $VALSTUDY_PROFILE (`make lab` without PROFILE=smoke) for the "
+                "study's results.")
 _REHEARSAL = ("REHEARSAL (real annotation files, stand-in images allowed, a tiny model for 2 steps): the numbers "
               "below measure the route only.")
 

@@ -112,13 +112,12 @@ def run(args: argparse.Namespace) -> int:
             executed = absolute(prof.executed_dir) if prof.executed_dir else None
             out = absolute(f"build/notebooks/{prof.name}")
             params = {"DATA_ROOT": str(paths.data)} if prof.real_data else {}
-            if args.figures_dir:
-                params["FIGURES_DIR"] = str(paths.figures)
+            figures = str(paths.figures) if args.figures_dir else None
             retime = {"RETIME": True} if args.stage == "all" and args.fresh else {}  # make study times again
             jobs = {f"{nb}_{ds}": client.submit(notebook_task, nb, ds, prof.name, str(out),
                                                 {**params, **(retime if nb == "costs" else {})},
-                                                str(executed) if executed else None, key=f"notebook-{nb}-{ds}",
-                                                pure=False)
+                                                str(executed) if executed else None, figures=figures,
+                                                key=f"notebook-{nb}-{ds}", pure=False)
                     for nb, ds in notebook_jobs(prof, tuple(d for d in datasets if d not in failed))}
             wait_all(jobs, report, "notebooks")
         report.raise_failures()

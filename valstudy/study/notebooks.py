@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import DATASETS, Profile
+from ..config import DATASETS, FIGURES_ENV, PROFILE_ENV, Profile
 from ..errors import ValstudyError
 from ..io import atomic_write, read_json
 from .plan import REPO, RunSpec, StudyPaths, get_profile, plan, profile_paths, reference_variants
@@ -131,18 +132,22 @@ def prepare(notebook: str, dataset: str = "all", profile: str | None = None, dat
             figures: str | Path | None = None, retrain: bool = False, workers: int = 1) -> Study:
     """What a notebook needs, ready: its data (generated when missing) and the records of the runs it reads.
 
-    ``profile``: the notebook's ``PROFILE`` ("" or None: ``$VALSTUDY_PROFILE``, else the study's). Records that are
-    missing stop the notebook with the way to make them, unless ``retrain`` (or a profile that trains what is
-    missing, like smoke): then the chapter's runs are trained here, one at a time, and their records written.
+    ``profile`` ("" or None: ``$VALSTUDY_PROFILE``, else the study's) and ``figures`` ("" or None:
+    ``$VALSTUDY_FIGURES_DIR``, else the profile's folder) come from the environment when a notebook calls this, so
+    its parameter cell holds only what the chapter varies; ``data``: real data's root (None: the profile's). Records
+    that are missing stop the notebook with the way to make them, unless ``retrain`` (or a profile that trains what
+    is missing, like smoke): then the chapter's runs are trained here, one at a time, and their records written.
     Prints the profile's banner and one line on the records: how many, and what retraining them costs here.
     """
     prof = get_profile(profile or None)
+    figures = figures or os.environ.get(FIGURES_ENV) or None
     if dataset != "all" and dataset not in DATASETS:
         raise ValstudyError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     if notebook not in NOTEBOOKS:
         raise ValstudyError(f"unknown notebook {notebook!r}; choose from {', '.join(NOTEBOOKS)}")
     paths = profile_paths(prof, data=data, figures=figures)
-    print(prof.banner or f"profile {prof.name!r}", flush=True)
+    chosen = "given" if profile else f"from ${PROFILE_ENV}" if os.environ.get(PROFILE_ENV) else "the default"
+    print(prof.banner or f"profile {prof.name!r} ({chosen})", flush=True)
     specs = [] if dataset == "all" else [s for s in plan(dataset, prof, paths.data) if _reads(notebook, s, prof)]
     if dataset != "all":
         ensure_data(dataset, prof, paths.data)
@@ -180,11 +185,11 @@ def _train_here(specs: list[RunSpec], profile: Profile, paths: StudyPaths, fresh
 
 
 # ------------------------------------------------------------------------------------------------ executing notebooks
-def _ipc_kernel_manager():
+def _ipc_kernel_manager(env: dict[str, str] | None = None):
     """A kernel manager whose kernels talk over local sockets (IPC, files beside the connection file in Jupyter's
     runtime folder) instead of TCP on localhost: nothing listens on a port, and ipykernel has nothing to warn about
     (it warns once per kernel over unencrypted TCP). Where the runtime folder's path is too long for a socket's name
-    (about 100 bytes), TCP it is."""
+    (about 100 bytes), TCP it is. ``env``: variables set in each kernel's environment on top of this process's."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.paths import jupyter_runtime_dir
 
@@ -203,6 +208,10 @@ def _ipc_kernel_manager():
         @default("ip")
         def _ip_default(self) -> str:  # each kernel its own socket files, so kernels started at once never share one
             return str(runtime / f"kernel-{uuid.uuid4().hex[:12]}-ipc") if transport == "ipc" else "127.0.0.1"
+
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**(kw.get("env") or os.environ), **(env or {})}
+            return await super()._async_pre_start_kernel(**kw)
 
     return IPCKernelManager
 
@@ -314,18 +323,20 @@ def travel(nb: dict, dataset: str) -> dict:
 
 
 def execute_notebook(notebook: str, dataset: str, profile: str, out: Path, params: dict | None = None,
-                     executed: Path | None = None) -> Path:
-    """Execute ``notebooks/<notebook>.ipynb`` for ``dataset`` with papermill into ``out``; keep a travelling copy in
-    ``executed`` when given. A failing cell is a one-line error naming the notebook and the cell."""
+                     executed: Path | None = None, figures: Path | None = None) -> Path:
+    """Execute ``notebooks/<notebook>.ipynb`` for ``dataset`` with papermill into ``out``, its kernel's
+    ``$VALSTUDY_PROFILE`` set to ``profile`` (and ``$VALSTUDY_FIGURES_DIR`` to ``figures`` when given); keep a
+    travelling copy in ``executed`` when given. A failing cell is a one-line error naming the notebook and the cell."""
     import papermill as pm
 
     out.mkdir(parents=True, exist_ok=True)  # papermill does not create the output folder
     target = out / f"{notebook}_{dataset}.ipynb"
-    parameters = {"PROFILE": profile, **({"DATASET": dataset} if notebook in PER_DATASET else {}), **(params or {})}
+    parameters = {**({"DATASET": dataset} if notebook in PER_DATASET else {}), **(params or {})}
+    env = {PROFILE_ENV: profile, **({FIGURES_ENV: str(figures)} if figures else {})}
     try:
         pm.execute_notebook(str(REPO / "notebooks" / f"{notebook}.ipynb"), str(target), parameters=parameters,
                             cwd=str(REPO), progress_bar=False, kernel_name="python3",
-                            kernel_manager_class=_ipc_kernel_manager())
+                            kernel_manager_class=_ipc_kernel_manager(env))
     except pm.PapermillExecutionError as e:  # one line; the executed copy keeps the whole traceback
         raise ValstudyError(f"notebook {notebook} [{dataset}]: cell In [{e.exec_count}] raised {e.ename}: {e.evalue} "
                             f"(the traceback is in {target})") from None
@@ -338,10 +349,11 @@ def execute_notebook(notebook: str, dataset: str, profile: str, out: Path, param
 
 
 def notebook_task(notebook: str, dataset: str, profile: str, out: str, params: dict | None = None,
-                  executed: str | None = None, after: tuple = ()) -> dict:
+                  executed: str | None = None, after: tuple = (), figures: str | None = None) -> dict:
     """One notebook execution as a study task (``after``: the runs it waits for)."""
     t0 = time.time()
-    execute_notebook(notebook, dataset, profile, Path(out), params, Path(executed) if executed else None)
+    execute_notebook(notebook, dataset, profile, Path(out), params, Path(executed) if executed else None,
+                     Path(figures) if figures else None)
     return {"name": f"{notebook}_{dataset}", "done": ["executed"], "seconds": time.time() - t0}
 
 

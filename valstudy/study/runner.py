@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Profile, config_hash
+from ..config import PROFILES, Profile, config_hash
 from ..errors import ValstudyError
 from ..io import read_json
-from .plan import RunSpec, StudyPaths
+from .plan import RunSpec, StudyPaths, absolute
 from .records import machine, record_path, record_state
 from .tasks import _evaluation_version, _measures_version, data_task, ensure_data, measures_for, run_task
 
@@ -38,16 +38,21 @@ def to_do(specs: list[RunSpec], paths: StudyPaths, fresh: bool = False) -> list[
 
 
 def estimate_seconds(specs: list[RunSpec], profile: Profile, paths: StudyPaths, workers: int) -> float:
-    """Rough wall time of ``specs`` on ``workers`` workers: their steps over the median training speed of this
-    profile's records made on this kind of machine (same CPU), else over the profile's guess."""
-    here, speeds = machine()["cpu"], []
-    for path in paths.records.glob("*/*/*.json"):
-        meta = read_json(path).get("meta", {})
-        train, steps = meta.get("seconds", {}).get("train"), read_json(path).get("config", {}).get("steps")
-        if meta.get("machine", {}).get("cpu") == here and train and train["wall"] > 0 and steps and len(
-                meta.get("workers", [])) == 1:
-            speeds.append(steps / train["wall"])
-    speed = statistics.median(speeds) if speeds else profile.speed_guess
+    """Rough wall time of ``specs`` on ``workers`` workers: their steps over the median training speed (steps per
+    second of a run on one worker) of the records made on this kind of machine (same CPU), else of those made on any
+    machine, else the profile's guess. The records read are this profile's and those of the profiles that train on
+    the same synthetic data (in a fresh clone, ``quick`` reads the committed study's)."""
+    folders = [paths.records] + [absolute(p.records_dir) for p in PROFILES.values()
+                                 if p.name != profile.name and p.data_size == profile.data_size != "real"]
+    here, speeds = machine()["cpu"], {True: [], False: []}
+    for path in (path for folder in dict.fromkeys(folders) for path in folder.glob("*/*/*.json")):
+        record = read_json(path)
+        meta, steps = record.get("meta", {}), record.get("config", {}).get("steps")
+        train = meta.get("seconds", {}).get("train")
+        if train and train["wall"] > 0 and steps and len(meta.get("workers", [])) == 1:
+            speeds[meta.get("machine", {}).get("cpu") == here].append(steps / train["wall"])
+    measured = speeds[True] or speeds[False]
+    speed = statistics.median(measured) if measured else profile.speed_guess
     steps = sum(s.config.steps + s.config.pretrain_steps for s in specs)
     return steps / max(speed, 1e-6) / max(workers, 1)
 
