@@ -35,13 +35,15 @@ def half_run(roots: list[Path], dataset: str, variant: str, seed: int, steps: in
     """The finished half-budget run of ``variant`` as a record-like dict (config, metrics), or None."""
     for root in roots:
         rec = root / dataset / variant / f"seed{seed}.json"
-        if rec.is_file() and read_json(rec)["config"]["steps"] == steps:
-            return read_json(rec)
+        record = read_json(rec) if rec.is_file() else None
+        if record and record["config"]["steps"] == steps:
+            return record
         for run in sorted((root / dataset / variant).glob(f"seed{seed}*")):
             cfg = run / "config.json"
-            if run.is_dir() and (run / "final.pt").is_file() and cfg.is_file() and read_json(cfg)["steps"] == steps:
+            config = read_json(cfg) if run.is_dir() and (run / "final.pt").is_file() and cfg.is_file() else None
+            if config and config["steps"] == steps:
                 data = profile_paths("synthetic").data  # a run folder's data root, written as a record writes it
-                return {"config": portable(read_json(cfg), data), "metrics": _metrics(run)}
+                return {"config": portable(config, data), "metrics": _metrics(run)}
     return None
 
 
